@@ -1,0 +1,142 @@
+//! What the prompt may know about where the command will run: the target
+//! shell, the OS flavour, the working directory and a bounded list of the
+//! names in it. Nothing here leaves the machine, and no file is ever read.
+
+use std::path::{Path, PathBuf};
+
+/// How many directory entries the prompt may mention.
+const MAX_ENTRIES: usize = 40;
+/// And how many bytes of names in all.
+const MAX_LISTING_BYTES: usize = 600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Sh,
+}
+
+impl Shell {
+    pub fn parse(name: &str) -> Option<Shell> {
+        match name {
+            "bash" => Some(Shell::Bash),
+            "zsh" => Some(Shell::Zsh),
+            "fish" => Some(Shell::Fish),
+            "sh" | "dash" | "ksh" => Some(Shell::Sh),
+            _ => None,
+        }
+    }
+
+    /// The user's login shell from `$SHELL`, bash when unknown.
+    pub fn from_env() -> Shell {
+        std::env::var("SHELL")
+            .ok()
+            .and_then(|s| Path::new(&s).file_name()?.to_str().and_then(Shell::parse))
+            .unwrap_or(Shell::Bash)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+            Shell::Sh => "sh",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub shell: Shell,
+    /// e.g. "Linux (GNU coreutils)" or "macOS (BSD userland)".
+    pub os: &'static str,
+    pub cwd: Option<PathBuf>,
+    /// Names in the cwd, directories with a trailing `/`, bounded.
+    pub listing: Vec<String>,
+}
+
+impl Context {
+    pub fn gather(shell: Shell) -> Context {
+        let cwd = std::env::current_dir().ok();
+        let listing = cwd.as_deref().map(list_dir).unwrap_or_default();
+        Context {
+            shell,
+            os: os_flavour(),
+            cwd,
+            listing,
+        }
+    }
+}
+
+pub fn os_flavour() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "macOS (BSD userland)"
+    } else if cfg!(target_os = "linux") {
+        "Linux (GNU coreutils)"
+    } else if cfg!(target_os = "freebsd") {
+        "FreeBSD (BSD userland)"
+    } else {
+        "Unix"
+    }
+}
+
+/// A sorted, bounded listing of visible names. Large directories are cut:
+/// the model only needs a hint of what is here, and the prompt must stay short.
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .take(500)
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if name.starts_with('.') || name.contains(['\n', '\r']) {
+                return None;
+            }
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            Some(if is_dir { format!("{name}/") } else { name })
+        })
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for n in names {
+        if out.len() >= MAX_ENTRIES || bytes + n.len() > MAX_LISTING_BYTES {
+            break;
+        }
+        bytes += n.len() + 1;
+        out.push(n);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_is_sorted_bounded_and_marks_dirs() {
+        let dir = std::env::temp_dir().join(format!("cmdai-ctx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join(".hidden"), "").unwrap();
+        for i in 0..100 {
+            std::fs::write(dir.join(format!("f{i:03}.txt")), "").unwrap();
+        }
+        let l = list_dir(&dir);
+        assert!(l.len() <= MAX_ENTRIES);
+        assert_eq!(l[0], "f000.txt");
+        assert!(!l.iter().any(|n| n.starts_with('.')));
+        std::fs::create_dir_all(dir.join("a-dir")).unwrap();
+        assert_eq!(list_dir(&dir)[0], "a-dir/");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shell_names() {
+        assert_eq!(Shell::parse("zsh"), Some(Shell::Zsh));
+        assert_eq!(Shell::parse("pwsh"), None);
+    }
+}

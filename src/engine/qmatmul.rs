@@ -1,0 +1,187 @@
+//! Quantized weights used in place, straight from the memory-mapped GGUF.
+//!
+//! candle 0.11's `QMatMul` on CPU copies every tensor to the heap and repacks
+//! Q4_K/Q6_K into tiles on the first forward of every process (seconds, and a
+//! gigabyte). For a helper that lives for one request that is most of its
+//! life, so on CPU the matmul is a custom op over the mapped blocks, calling
+//! candle's public `k_quants` kernels (threaded over output columns).
+//! On GPU devices the weights are uploaded once and candle's own `QMatMul` runs.
+
+use crate::engine::gguf::TensorRef;
+use crate::error::{Error, Result};
+use candle_core::quantized::k_quants::{self, *};
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
+use half::{bf16, f16};
+use memmap2::Mmap;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Runs `$body` with `$T` bound to the block type of `$dtype`.
+macro_rules! with_block_type {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            GgmlDType::F32 => { type $T = f32; $body }
+            GgmlDType::F16 => { type $T = f16; $body }
+            GgmlDType::BF16 => { type $T = bf16; $body }
+            GgmlDType::Q4_0 => { type $T = BlockQ4_0; $body }
+            GgmlDType::Q4_1 => { type $T = BlockQ4_1; $body }
+            GgmlDType::Q5_0 => { type $T = BlockQ5_0; $body }
+            GgmlDType::Q5_1 => { type $T = BlockQ5_1; $body }
+            GgmlDType::Q8_0 => { type $T = BlockQ8_0; $body }
+            GgmlDType::Q8_1 => { type $T = BlockQ8_1; $body }
+            GgmlDType::Q2K => { type $T = BlockQ2K; $body }
+            GgmlDType::Q3K => { type $T = BlockQ3K; $body }
+            GgmlDType::Q4K => { type $T = BlockQ4K; $body }
+            GgmlDType::Q5K => { type $T = BlockQ5K; $body }
+            GgmlDType::Q6K => { type $T = BlockQ6K; $body }
+            GgmlDType::Q8K => { type $T = BlockQ8K; $body }
+        }
+    };
+}
+
+/// A 2-D weight (`rows` outputs × `cols` inputs) living in the mapping.
+#[derive(Clone)]
+pub struct MappedWeight {
+    dtype: GgmlDType,
+    rows: usize,
+    cols: usize,
+    ptr: *const u8,
+    len: usize,
+    // Keeps the mapping alive as long as `ptr` is used.
+    _map: Arc<Mmap>,
+}
+
+// SAFETY: the mapping is read-only and shared; `ptr` points into `_map`,
+// which this struct keeps alive.
+unsafe impl Send for MappedWeight {}
+unsafe impl Sync for MappedWeight {}
+
+impl MappedWeight {
+    pub fn new(t: &TensorRef<'_>, map: &Arc<Mmap>) -> Result<Self> {
+        // candle reports GGUF dims outermost first: [rows, cols].
+        let (rows, cols) = match t.dims.as_slice() {
+            [r, c] => (*r, *c),
+            [c] => (1, *c),
+            d => return Err(Error::model(format!("expected a 2-D weight, got dims {d:?}"))),
+        };
+        let align = with_block_type!(t.dtype, T => std::mem::align_of::<T>());
+        if (t.bytes.as_ptr() as usize) % align != 0 {
+            return Err(Error::model("model tensor data is misaligned in the file"));
+        }
+        if cols % t.dtype.block_size() != 0 {
+            return Err(Error::model(format!(
+                "weight row of {cols} values is not a whole number of {:?} blocks",
+                t.dtype
+            )));
+        }
+        Ok(MappedWeight {
+            dtype: t.dtype,
+            rows,
+            cols,
+            ptr: t.bytes.as_ptr(),
+            len: t.bytes.len(),
+            _map: map.clone(),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn blocks<T>(&self) -> &[T] {
+        // SAFETY: alignment was checked in `new`, the length is the tensor's
+        // byte size, and the block types are plain old data.
+        unsafe {
+            std::slice::from_raw_parts(self.ptr as *const T, self.len / std::mem::size_of::<T>())
+        }
+    }
+
+    /// Dequantizes the rows `ids` into `out` (ids.len() × cols): the embedding
+    /// lookup, without ever materialising the whole table as f32.
+    pub fn gather_rows(&self, ids: &[u32], out: &mut [f32]) -> Result<()> {
+        let cols = self.cols;
+        for (i, &id) in ids.iter().enumerate() {
+            let id = id as usize;
+            if id >= self.rows {
+                return Err(Error::other(format!("token id {id} is outside the vocabulary")));
+            }
+            let dst = &mut out[i * cols..(i + 1) * cols];
+            with_block_type!(self.dtype, T => {
+                let per_row = cols / T::BLCK_SIZE;
+                T::to_float(&self.blocks::<T>()[id * per_row..(id + 1) * per_row], dst);
+            });
+        }
+        Ok(())
+    }
+
+    /// A device copy for candle's own quantized matmul (GPU backends).
+    pub fn to_qmatmul(&self, device: &Device) -> Result<QMatMul> {
+        // SAFETY: see `blocks`.
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
+        let storage = QStorage::from_data(Cow::Borrowed(bytes), device, self.dtype)?;
+        let qt = QTensor::new(storage, (self.rows, self.cols))?;
+        Ok(QMatMul::from_qtensor(qt)?)
+    }
+}
+
+impl CustomOp1 for MappedWeight {
+    fn name(&self) -> &'static str {
+        "mapped-qmatmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let xs = match storage {
+            CpuStorage::F32(v) => v,
+            _ => candle_core::bail!("mapped-qmatmul expects f32 activations"),
+        };
+        let xs = match layout.contiguous_offsets() {
+            Some((a, b)) => &xs[a..b],
+            None => candle_core::bail!("mapped-qmatmul expects contiguous activations"),
+        };
+        let dims = layout.shape().dims();
+        let k = *dims.last().unwrap_or(&0);
+        if k != self.cols {
+            candle_core::bail!("mapped-qmatmul: input has {k} columns, weight {}", self.cols);
+        }
+        let m = xs.len() / k;
+        let n = self.rows;
+        let mut dst = vec![0f32; m * n];
+        with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), xs, self.blocks::<T>(), &mut dst))?;
+        let mut out_dims = dims.to_vec();
+        if let Some(last) = out_dims.last_mut() {
+            *last = n;
+        }
+        Ok((CpuStorage::F32(dst), Shape::from(out_dims)))
+    }
+}
+
+/// A linear layer without bias, on whichever device the model runs.
+pub enum QLinear {
+    Mapped(MappedWeight),
+    Device(QMatMul),
+}
+
+impl QLinear {
+    pub fn new(w: MappedWeight, device: &Device) -> Result<Self> {
+        Ok(match device {
+            Device::Cpu => QLinear::Mapped(w),
+            _ => QLinear::Device(w.to_qmatmul(device)?),
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            QLinear::Mapped(w) => x.apply_op1_no_bwd(w),
+            QLinear::Device(m) => m.forward(x),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The Qwen2 transformer, forward pass only, with an explicit KV cache that
+//! the prefix cache can save and restore (candle-transformers keeps its own
+//! cache private, which rules out reusing a prefilled system prompt).
+
+use crate::engine::gguf::Gguf;
+use crate::engine::qmatmul::{MappedWeight, QLinear};
+use crate::error::{Error, Result};
+use candle_core::{DType, Device, Tensor, D};
+
+/// Positions cmdai ever uses: prompt, request and answer.
+pub const MAX_CONTEXT: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub head_dim: usize,
+    pub hidden: usize,
+    pub context: usize,
+    pub rms_eps: f32,
+    pub rope_theta: f32,
+}
+
+impl Config {
+    pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        let arch = g.string("general.architecture")?;
+        if arch != "qwen2" {
+            return Err(Error::model(format!(
+                "model architecture is `{arch}`; cmdai runs Qwen2 models"
+            )));
+        }
+        let hidden = g.usize("qwen2.embedding_length")?;
+        let n_head = g.usize("qwen2.attention.head_count")?;
+        if n_head == 0 || hidden % n_head != 0 {
+            return Err(Error::model("model metadata has an invalid head count"));
+        }
+        let n_kv_head = g.usize("qwen2.attention.head_count_kv")?;
+        if n_kv_head == 0 || n_head % n_kv_head != 0 {
+            return Err(Error::model("model metadata has an invalid KV head count"));
+        }
+        Ok(Config {
+            n_layer: g.usize("qwen2.block_count")?,
+            n_head,
+            n_kv_head,
+            head_dim: hidden / n_head,
+            hidden,
+            // A shell command needs a short context; bounding it keeps the
+            // rotary tables (built per process) small.
+            context: g.usize("qwen2.context_length")?.min(MAX_CONTEXT),
+            rms_eps: g.f32("qwen2.attention.layer_norm_rms_epsilon")?,
+            rope_theta: g.f32("qwen2.rope.freq_base").unwrap_or(1_000_000.0),
+        })
+    }
+}
+
+struct Layer {
+    attn_norm: Tensor,
+    q: QLinear,
+    k: QLinear,
+    v: QLinear,
+    q_bias: Tensor,
+    k_bias: Tensor,
+    v_bias: Tensor,
+    o: QLinear,
+    ffn_norm: Tensor,
+    gate: QLinear,
+    up: QLinear,
+    down: QLinear,
+}
+
+pub struct Model {
+    pub config: Config,
+    pub device: Device,
+    embed: MappedWeight,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    output: QLinear,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+/// Keys and values of every layer for the tokens seen so far,
+/// each `(n_kv_head, len, head_dim)`.
+#[derive(Clone)]
+pub struct KvCache {
+    pub layers: Vec<(Tensor, Tensor)>,
+    pub len: usize,
+}
+
+impl KvCache {
+    pub fn empty(c: &Config, device: &Device) -> Result<Self> {
+        let empty = Tensor::zeros((c.n_kv_head, 0, c.head_dim), DType::F32, device)?;
+        Ok(KvCache {
+            layers: (0..c.n_layer).map(|_| (empty.clone(), empty.clone())).collect(),
+            len: 0,
+        })
+    }
+}
+
+fn small_f32(g: &Gguf, name: &str, device: &Device) -> Result<Tensor> {
+    let t = g.tensor(name)?;
+    let n: usize = t.dims.iter().product();
+    let mut out = vec![0f32; n];
+    // Norm weights and biases are f32 in practice; dequantize anything else.
+    MappedWeight::new(&t, &g.map)?.gather_rows(&[0], &mut out)?;
+    Ok(Tensor::from_vec(out, n, device)?)
+}
+
+impl Model {
+    pub fn load(g: &Gguf, device: &Device) -> Result<Self> {
+        let config = Config::from_gguf(g)?;
+        let linear = |name: &str| -> Result<QLinear> {
+            QLinear::new(MappedWeight::new(&g.tensor(name)?, &g.map)?, device)
+        };
+        let mut layers = Vec::with_capacity(config.n_layer);
+        for i in 0..config.n_layer {
+            let p = format!("blk.{i}");
+            layers.push(Layer {
+                attn_norm: small_f32(g, &format!("{p}.attn_norm.weight"), device)?,
+                q: linear(&format!("{p}.attn_q.weight"))?,
+                k: linear(&format!("{p}.attn_k.weight"))?,
+                v: linear(&format!("{p}.attn_v.weight"))?,
+                q_bias: small_f32(g, &format!("{p}.attn_q.bias"), device)?,
+                k_bias: small_f32(g, &format!("{p}.attn_k.bias"), device)?,
+                v_bias: small_f32(g, &format!("{p}.attn_v.bias"), device)?,
+                o: linear(&format!("{p}.attn_output.weight"))?,
+                ffn_norm: small_f32(g, &format!("{p}.ffn_norm.weight"), device)?,
+                gate: linear(&format!("{p}.ffn_gate.weight"))?,
+                up: linear(&format!("{p}.ffn_up.weight"))?,
+                down: linear(&format!("{p}.ffn_down.weight"))?,
+            });
+        }
+        let embed = MappedWeight::new(&g.tensor("token_embd.weight")?, &g.map)?;
+        if embed.cols() != config.hidden {
+            return Err(Error::model("token embedding width does not match the model"));
+        }
+        // Small Qwen2 models tie the output head to the embedding table.
+        let output = if g.has_tensor("output.weight") {
+            linear("output.weight")?
+        } else {
+            QLinear::new(embed.clone(), device)?
+        };
+        let (cos, sin) = rope_tables(&config, device)?;
+        Ok(Model {
+            norm: small_f32(g, "output_norm.weight", device)?,
+            config,
+            device: device.clone(),
+            embed,
+            layers,
+            output,
+            cos,
+            sin,
+        })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.embed.rows()
+    }
+
+    /// Runs `tokens` at positions `cache.len..`, extends the cache, and returns
+    /// the logits of the last token (a `vocab` vector).
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        let c = &self.config;
+        let m = tokens.len();
+        let pos = cache.len;
+        if m == 0 {
+            return Err(Error::other("nothing to run the model on"));
+        }
+        if pos + m > c.context {
+            return Err(Error::usage(format!(
+                "the request is too long for the model ({} tokens, limit {})",
+                pos + m,
+                c.context
+            )));
+        }
+        let mut rows = vec![0f32; m * c.hidden];
+        self.embed.gather_rows(tokens, &mut rows)?;
+        let mut x = Tensor::from_vec(rows, (m, c.hidden), &self.device)?;
+        let cos = self.cos.narrow(0, pos, m)?;
+        let sin = self.sin.narrow(0, pos, m)?;
+        let mask = causal_mask(m, pos, c.n_head / c.n_kv_head, &self.device)?;
+        for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.rms_eps)?;
+            let attn = self.attention(layer, &h, &cos, &sin, mask.as_ref(), kv)?;
+            x = (x + attn)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
+            let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
+            let up = layer.up.forward(&h)?;
+            x = (x + layer.down.forward(&(gate * up)?)?)?;
+        }
+        cache.len += m;
+        // Only the last position's logits are ever sampled: skip the vocab
+        // projection (the largest matmul) for the rest of the prompt.
+        let last = x.narrow(0, m - 1, 1)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.norm, c.rms_eps)?;
+        Ok(self.output.forward(&last)?.squeeze(0)?)
+    }
+
+    fn attention(
+        &self,
+        l: &Layer,
+        h: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        kv: &mut (Tensor, Tensor),
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let m = h.dim(0)?;
+        let heads = |t: Tensor, n: usize| -> candle_core::Result<Tensor> {
+            t.reshape((m, n, c.head_dim))?.transpose(0, 1)?.contiguous()
+        };
+        let q = heads(l.q.forward(h)?.broadcast_add(&l.q_bias)?, c.n_head)?;
+        let k = heads(l.k.forward(h)?.broadcast_add(&l.k_bias)?, c.n_kv_head)?;
+        let v = heads(l.v.forward(h)?.broadcast_add(&l.v_bias)?, c.n_kv_head)?;
+        let q = candle_nn::rotary_emb::rope(&q.unsqueeze(0)?, cos, sin)?.squeeze(0)?;
+        let k = candle_nn::rotary_emb::rope(&k.unsqueeze(0)?, cos, sin)?.squeeze(0)?;
+        kv.0 = Tensor::cat(&[&kv.0, &k], 1)?;
+        kv.1 = Tensor::cat(&[&kv.1, &v], 1)?;
+        // Grouped-query attention without copying K/V per head: the query
+        // heads that share a KV head are stacked along the row axis.
+        let groups = c.n_head / c.n_kv_head;
+        let q = q.reshape((c.n_kv_head, groups * m, c.head_dim))?;
+        let scale = 1.0 / (c.head_dim as f64).sqrt();
+        let mut att = (q.matmul(&kv.0.t()?)? * scale)?;
+        if let Some(mask) = mask {
+            att = att.broadcast_add(mask)?;
+        }
+        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let out = att.matmul(&kv.1)?; // (n_kv, groups*m, hd)
+        let out = out
+            .reshape((c.n_head, m, c.head_dim))?
+            .transpose(0, 1)?
+            .reshape((m, c.hidden))?;
+        Ok(l.o.forward(&out)?)
+    }
+}
+
+/// Additive mask for `m` new queries at `pos..` over `pos + m` keys, repeated
+/// for the `groups` query heads stacked per KV head. None for a single token.
+fn causal_mask(m: usize, pos: usize, groups: usize, device: &Device) -> Result<Option<Tensor>> {
+    if m == 1 {
+        return Ok(None);
+    }
+    let total = pos + m;
+    let mut data = Vec::with_capacity(groups * m * total);
+    for _ in 0..groups {
+        for i in 0..m {
+            data.extend((0..total).map(|j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }));
+        }
+    }
+    Ok(Some(Tensor::from_vec(data, (groups * m, total), device)?))
+}
+
+fn rope_tables(c: &Config, device: &Device) -> Result<(Tensor, Tensor)> {
+    let half = c.head_dim / 2;
+    let inv: Vec<f32> = (0..half)
+        .map(|i| 1.0 / c.rope_theta.powf(2.0 * i as f32 / c.head_dim as f32))
+        .collect();
+    let mut cos = Vec::with_capacity(c.context * half);
+    let mut sin = Vec::with_capacity(c.context * half);
+    for p in 0..c.context {
+        for f in &inv {
+            let a = p as f32 * f;
+            cos.push(a.cos());
+            sin.push(a.sin());
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (c.context, half), device)?,
+        Tensor::from_vec(sin, (c.context, half), device)?,
+    ))
+}
+
+/// The argmax of a logits vector.
+pub fn argmax(logits: &Tensor) -> Result<u32> {
+    Ok(logits.argmax(D::Minus1)?.to_scalar::<u32>()?)
+}
