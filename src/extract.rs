@@ -72,8 +72,19 @@ fn fallback(text: &str) -> String {
 
 fn looks_like_prose(cmd: &str) -> bool {
     const OPENERS: &[&str] = &[
-        "I", "I'm", "Sorry", "Unfortunately", "This", "The", "You", "Please", "As", "Here",
-        "It", "There", "To",
+        "I",
+        "I'm",
+        "Sorry",
+        "Unfortunately",
+        "This",
+        "The",
+        "You",
+        "Please",
+        "As",
+        "Here",
+        "It",
+        "There",
+        "To",
     ];
     let words: Vec<&str> = cmd.split_whitespace().collect();
     let first = words.first().copied().unwrap_or("");
@@ -104,7 +115,10 @@ mod tests {
 
     #[test]
     fn fallbacks() {
-        assert_eq!(command("```bash\nfind . -name '*.rs'\n```").unwrap(), "find . -name '*.rs'");
+        assert_eq!(
+            command("```bash\nfind . -name '*.rs'\n```").unwrap(),
+            "find . -name '*.rs'"
+        );
         assert_eq!(command("$ df -h\n").unwrap(), "df -h");
         assert_eq!(command("\n  uptime").unwrap(), "uptime");
     }

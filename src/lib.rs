@@ -1,11 +1,19 @@
 //! cmdai: plain English in, one shell command out, with a local model.
 //!
-//! The flow is one way: `context` → `prompt` → `engine` → `extract` →
-//! `safety`; `cli` wires it to the command line and the shell widgets.
+//! A request flows one way: `context` → `prompt` → `engine` → `extract` →
+//! `safety`; `cli` and `generate` wire it to the command line and the shell
+//! widgets; `models` gets the weights onto disk.
 
+pub mod cli;
+pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod fsutil;
+pub mod generate;
+pub mod model_cmd;
+pub mod models;
 pub mod prompt;
+pub mod safety;
+pub mod shell;

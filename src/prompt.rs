@@ -26,22 +26,52 @@ pub struct Prompt {
 /// Worked examples: broad coverage of everyday idioms (find, grep, sed, awk,
 /// sort/uniq, tar, ps, du, xargs), written for this prompt.
 const EXAMPLES: &[(&str, &str)] = &[
-    ("list all files here including hidden ones, with sizes", "ls -lah"),
-    ("find pdfs bigger than 10MB modified this week", "find . -type f -name '*.pdf' -size +10M -mtime -7"),
-    ("show disk usage of each folder here sorted by size", "du -sh -- */ | sort -h"),
-    ("search for TODO in all python files under src, with line numbers", "grep -rn --include='*.py' 'TODO' src"),
-    ("replace foo with bar in config.ini", "sed -i 's/foo/bar/g' config.ini"),
-    ("sum the third column of data.csv", "awk -F, '{s += $3} END {print s}' data.csv"),
+    (
+        "list all files here including hidden ones, with sizes",
+        "ls -lah",
+    ),
+    (
+        "find pdfs bigger than 10MB modified this week",
+        "find . -type f -name '*.pdf' -size +10M -mtime -7",
+    ),
+    (
+        "show disk usage of each folder here sorted by size",
+        "du -sh -- */ | sort -h",
+    ),
+    (
+        "search for TODO in all python files under src, with line numbers",
+        "grep -rn --include='*.py' 'TODO' src",
+    ),
+    (
+        "replace foo with bar in config.ini",
+        "sed -i 's/foo/bar/g' config.ini",
+    ),
+    (
+        "sum the third column of data.csv",
+        "awk -F, '{s += $3} END {print s}' data.csv",
+    ),
     ("how many lines are in notes.txt", "wc -l < notes.txt"),
-    ("show the 5 most common words in words.txt with their counts", "sort words.txt | uniq -c | sort -rn | head -n 5"),
-    ("compress the logs directory into logs.tar.gz", "tar -czf logs.tar.gz logs"),
+    (
+        "show the 5 most common words in words.txt with their counts",
+        "sort words.txt | uniq -c | sort -rn | head -n 5",
+    ),
+    (
+        "compress the logs directory into logs.tar.gz",
+        "tar -czf logs.tar.gz logs",
+    ),
     ("list what is inside backup.tar", "tar -tf backup.tar"),
     ("kill every process named node", "pkill node"),
     ("which process is listening on port 8080", "lsof -i :8080"),
-    ("delete empty files in the tmp folder but not in its subfolders", "find tmp -maxdepth 1 -type f -empty -delete"),
+    (
+        "delete empty files in the tmp folder but not in its subfolders",
+        "find tmp -maxdepth 1 -type f -empty -delete",
+    ),
     ("print lines 10 to 20 of app.log", "sed -n '10,20p' app.log"),
     ("make deploy.sh executable", "chmod +x deploy.sh"),
-    ("rename every .jpeg file in this folder to .jpg", "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done"),
+    (
+        "rename every .jpeg file in this folder to .jpg",
+        "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",
+    ),
 ];
 
 fn system_prompt(shell: Shell, os: &str) -> String {

@@ -43,9 +43,8 @@ impl Gguf {
         let mut cursor = std::io::Cursor::new(&map[..]);
         // candle's parser may panic on some malformed headers; a corrupt file
         // must end in a clear message, not a backtrace.
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Content::read(&mut cursor)
-        }));
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Content::read(&mut cursor)));
         let content = match parsed {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {

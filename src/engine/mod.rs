@@ -59,11 +59,19 @@ pub fn select_device(name: &str) -> Result<Device> {
     };
     match name {
         "cpu" => Ok(Device::Cpu),
-        "cuda" if cfg!(feature = "cuda") => Device::new_cuda(0)
-            .map_err(|e| Error::other(format!("cannot open the CUDA device: {}", crate::error::one_line(&e.to_string())))),
+        "cuda" if cfg!(feature = "cuda") => Device::new_cuda(0).map_err(|e| {
+            Error::other(format!(
+                "cannot open the CUDA device: {}",
+                crate::error::one_line(&e.to_string())
+            ))
+        }),
         "cuda" => Err(unavailable("CUDA", "cuda")),
-        "metal" if cfg!(feature = "metal") => Device::new_metal(0)
-            .map_err(|e| Error::other(format!("cannot open the Metal device: {}", crate::error::one_line(&e.to_string())))),
+        "metal" if cfg!(feature = "metal") => Device::new_metal(0).map_err(|e| {
+            Error::other(format!(
+                "cannot open the Metal device: {}",
+                crate::error::one_line(&e.to_string())
+            ))
+        }),
         "metal" => Err(unavailable("Metal", "metal")),
         "auto" => {
             if cfg!(feature = "cuda") {
@@ -124,7 +132,9 @@ impl Engine {
         let mut rest = Vec::new();
         for seg in &prompt.turn {
             match seg {
-                crate::prompt::Segment::Template(s) => rest.extend(self.tokenizer.encode_template(s)?),
+                crate::prompt::Segment::Template(s) => {
+                    rest.extend(self.tokenizer.encode_template(s)?)
+                }
                 crate::prompt::Segment::User(s) => rest.extend(self.tokenizer.encode_plain(s)?),
             }
         }

@@ -96,7 +96,8 @@ pub fn load(
 /// Writes the cache atomically: a unique temp file, then rename, so a reader
 /// (or a second shell doing the same) never sees a half-written file.
 pub fn save(path: &Path, key: &[u8; 32], c: &Config, cache: &KvCache) -> Result<()> {
-    let mut data = Vec::with_capacity(cache.layers.len() * 2 * c.n_kv_head * cache.len * c.head_dim * 2);
+    let mut data =
+        Vec::with_capacity(cache.layers.len() * 2 * c.n_kv_head * cache.len * c.head_dim * 2);
     for (k, v) in &cache.layers {
         for t in [k, v] {
             for x in t.flatten_all()?.to_vec1::<f32>()? {
@@ -114,4 +115,3 @@ pub fn save(path: &Path, key: &[u8; 32], c: &Config, cache: &KvCache) -> Result<
     out.extend_from_slice(&Sha256::digest(&data));
     crate::fsutil::write_atomic(path, &out)
 }
-

@@ -21,21 +21,66 @@ use std::sync::Arc;
 macro_rules! with_block_type {
     ($dtype:expr, $T:ident => $body:expr) => {
         match $dtype {
-            GgmlDType::F32 => { type $T = f32; $body }
-            GgmlDType::F16 => { type $T = f16; $body }
-            GgmlDType::BF16 => { type $T = bf16; $body }
-            GgmlDType::Q4_0 => { type $T = BlockQ4_0; $body }
-            GgmlDType::Q4_1 => { type $T = BlockQ4_1; $body }
-            GgmlDType::Q5_0 => { type $T = BlockQ5_0; $body }
-            GgmlDType::Q5_1 => { type $T = BlockQ5_1; $body }
-            GgmlDType::Q8_0 => { type $T = BlockQ8_0; $body }
-            GgmlDType::Q8_1 => { type $T = BlockQ8_1; $body }
-            GgmlDType::Q2K => { type $T = BlockQ2K; $body }
-            GgmlDType::Q3K => { type $T = BlockQ3K; $body }
-            GgmlDType::Q4K => { type $T = BlockQ4K; $body }
-            GgmlDType::Q5K => { type $T = BlockQ5K; $body }
-            GgmlDType::Q6K => { type $T = BlockQ6K; $body }
-            GgmlDType::Q8K => { type $T = BlockQ8K; $body }
+            GgmlDType::F32 => {
+                type $T = f32;
+                $body
+            }
+            GgmlDType::F16 => {
+                type $T = f16;
+                $body
+            }
+            GgmlDType::BF16 => {
+                type $T = bf16;
+                $body
+            }
+            GgmlDType::Q4_0 => {
+                type $T = BlockQ4_0;
+                $body
+            }
+            GgmlDType::Q4_1 => {
+                type $T = BlockQ4_1;
+                $body
+            }
+            GgmlDType::Q5_0 => {
+                type $T = BlockQ5_0;
+                $body
+            }
+            GgmlDType::Q5_1 => {
+                type $T = BlockQ5_1;
+                $body
+            }
+            GgmlDType::Q8_0 => {
+                type $T = BlockQ8_0;
+                $body
+            }
+            GgmlDType::Q8_1 => {
+                type $T = BlockQ8_1;
+                $body
+            }
+            GgmlDType::Q2K => {
+                type $T = BlockQ2K;
+                $body
+            }
+            GgmlDType::Q3K => {
+                type $T = BlockQ3K;
+                $body
+            }
+            GgmlDType::Q4K => {
+                type $T = BlockQ4K;
+                $body
+            }
+            GgmlDType::Q5K => {
+                type $T = BlockQ5K;
+                $body
+            }
+            GgmlDType::Q6K => {
+                type $T = BlockQ6K;
+                $body
+            }
+            GgmlDType::Q8K => {
+                type $T = BlockQ8K;
+                $body
+            }
         }
     };
 }
@@ -63,7 +108,11 @@ impl MappedWeight {
         let (rows, cols) = match t.dims.as_slice() {
             [r, c] => (*r, *c),
             [c] => (1, *c),
-            d => return Err(Error::model(format!("expected a 2-D weight, got dims {d:?}"))),
+            d => {
+                return Err(Error::model(format!(
+                    "expected a 2-D weight, got dims {d:?}"
+                )))
+            }
         };
         let align = with_block_type!(t.dtype, T => std::mem::align_of::<T>());
         if (t.bytes.as_ptr() as usize) % align != 0 {
@@ -108,7 +157,9 @@ impl MappedWeight {
         for (i, &id) in ids.iter().enumerate() {
             let id = id as usize;
             if id >= self.rows {
-                return Err(Error::other(format!("token id {id} is outside the vocabulary")));
+                return Err(Error::other(format!(
+                    "token id {id} is outside the vocabulary"
+                )));
             }
             let dst = &mut out[i * cols..(i + 1) * cols];
             with_block_type!(self.dtype, T => {
@@ -150,7 +201,10 @@ impl CustomOp1 for MappedWeight {
         let dims = layout.shape().dims();
         let k = *dims.last().unwrap_or(&0);
         if k != self.cols {
-            candle_core::bail!("mapped-qmatmul: input has {k} columns, weight {}", self.cols);
+            candle_core::bail!(
+                "mapped-qmatmul: input has {k} columns, weight {}",
+                self.cols
+            );
         }
         let m = xs.len() / k;
         let n = self.rows;

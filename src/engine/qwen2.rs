@@ -92,7 +92,9 @@ impl KvCache {
     pub fn empty(c: &Config, device: &Device) -> Result<Self> {
         let empty = Tensor::zeros((c.n_kv_head, 0, c.head_dim), DType::F32, device)?;
         Ok(KvCache {
-            layers: (0..c.n_layer).map(|_| (empty.clone(), empty.clone())).collect(),
+            layers: (0..c.n_layer)
+                .map(|_| (empty.clone(), empty.clone()))
+                .collect(),
             len: 0,
         })
     }
@@ -133,7 +135,9 @@ impl Model {
         }
         let embed = MappedWeight::new(&g.tensor("token_embd.weight")?, &g.map)?;
         if embed.cols() != config.hidden {
-            return Err(Error::model("token embedding width does not match the model"));
+            return Err(Error::model(
+                "token embedding width does not match the model",
+            ));
         }
         // Small Qwen2 models tie the output head to the embedding table.
         let output = if g.has_tensor("output.weight") {

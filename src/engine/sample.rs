@@ -11,7 +11,8 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new(temperature: f64, seed: u64) -> Self {
-        let processor = (temperature > 0.0).then(|| LogitsProcessor::new(seed, Some(temperature), None));
+        let processor =
+            (temperature > 0.0).then(|| LogitsProcessor::new(seed, Some(temperature), None));
         Sampler { processor }
     }
 

@@ -1,0 +1,55 @@
+# cmdai bash integration: type a request, press Ctrl-G, review the command.
+# Load with: eval "$(cmdai init bash)"   (options: --key KEY, --no-bind)
+# The widget never runs anything: it only replaces the line you typed.
+# shellcheck shell=bash
+
+if ((BASH_VERSINFO[0] < 4)); then
+  printf 'cmdai: the Ctrl-G widget needs bash 4 or newer (this is bash %s); use `cmdai "request"` instead\n' "$BASH_VERSION" >&2
+else
+  _cmdai_key=${_cmdai_key:-'\C-g'}
+
+  __cmdai_widget() {
+    local request=$READLINE_LINE
+    if [[ -z ${request//[[:space:]]/} ]]; then
+      printf '%s\n' "cmdai: type what you want first, e.g. 'list files by size'" >&2
+      return 0
+    fi
+    printf '%s' "cmdai: thinking..." >&2
+    local errfile out rc msg old_int
+    errfile=$(command mktemp "${TMPDIR:-/tmp}/cmdai.XXXXXX") || return 0
+    old_int=$(trap -p INT)
+    # A no-op trap, not an ignored signal: the helper must still die on Ctrl-C,
+    # while bash keeps the line.
+    trap ':' INT
+    out=$(command cmdai --widget --shell bash -- "$request" 2>|"$errfile" </dev/null)
+    rc=$?
+    if [[ -n $old_int ]]; then eval "$old_int"; else trap - INT; fi
+    msg=$(<"$errfile")
+    command rm -f -- "$errfile"
+    # Keys typed while waiting (an early Enter) must not run the suggestion.
+    local _junk
+    while IFS= read -r -s -n 1 -t 0.01 _junk; do :; done
+    printf '\r\033[K' >&2
+    if ((rc == 0)) && [[ -n $out ]]; then
+      READLINE_LINE=$out
+      READLINE_POINT=$(LC_ALL=C; printf '%s' "${#out}")
+    elif ((rc > 128)) && [[ -z $msg ]]; then
+      msg="cmdai: interrupted"
+    elif [[ -z $msg ]]; then
+      msg="cmdai: no command (exit $rc)"
+    fi
+    if [[ -n $msg ]]; then
+      printf '%s\n' "$msg" >&2
+    fi
+    return 0
+  }
+
+  if [[ -z ${CMDAI_NO_BIND:-} && ${_cmdai_bind:-1} == 1 ]]; then
+    # bash 5.1 keeps an old binding of the key unless it is removed first.
+    for _cmdai_map in emacs vi-insert vi-command; do
+      bind -m "$_cmdai_map" -r "$_cmdai_key" 2>/dev/null
+      bind -m "$_cmdai_map" -x "\"$_cmdai_key\": __cmdai_widget"
+    done
+    unset _cmdai_map
+  fi
+fi

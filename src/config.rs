@@ -1,0 +1,132 @@
+//! Settings: flags > environment (`CMDAI_*`) > config file > defaults.
+//!
+//! The config file is `$XDG_CONFIG_HOME/cmdai/config` (or
+//! `~/.config/cmdai/config`; `CMDAI_CONFIG` overrides), `key = value` lines,
+//! `#` comments. Keys match the environment variables without the prefix,
+//! in lower case: `model`, `device`, `max_tokens`, `timeout`, `allow_critical`.
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub model: String,
+    pub device: String,
+    pub max_tokens: usize,
+    /// Seconds the helper may take before it gives up (widget mode).
+    pub timeout: u64,
+    /// Hand over critical commands in widget mode instead of blocking them.
+    pub allow_critical: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model: crate::models::catalog::DEFAULT_MODEL.to_string(),
+            device: "auto".to_string(),
+            max_tokens: 128,
+            timeout: 60,
+            allow_critical: false,
+        }
+    }
+}
+
+pub fn config_path() -> Option<PathBuf> {
+    let non_empty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    non_empty("CMDAI_CONFIG")
+        .or_else(|| non_empty("XDG_CONFIG_HOME").map(|d| d.join("cmdai").join("config")))
+        .or_else(|| non_empty("HOME").map(|h| h.join(".config").join("cmdai").join("config")))
+}
+
+fn parse_file(text: &str) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (k, v) = line.split_once('=').ok_or_else(|| {
+            Error::usage(format!(
+                "config line {} is not `key = value`: {line}",
+                n + 1
+            ))
+        })?;
+        let v = v.trim().trim_matches('"');
+        out.insert(k.trim().to_lowercase(), v.to_string());
+    }
+    Ok(out)
+}
+
+impl Settings {
+    /// Defaults, overlaid with the config file, then the environment.
+    pub fn load() -> Result<Settings> {
+        let mut s = Settings::default();
+        if let Some(path) = config_path() {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let file = parse_file(&text)
+                    .map_err(|e| Error::usage(format!("{}: {}", path.display(), e.message)))?;
+                for (k, v) in file {
+                    s.set(&k, &v)
+                        .map_err(|e| Error::usage(format!("{}: {}", path.display(), e.message)))?;
+                }
+            }
+        }
+        for key in ["model", "device", "max_tokens", "timeout", "allow_critical"] {
+            let var = format!("CMDAI_{}", key.to_uppercase());
+            if let Some(v) = std::env::var(&var).ok().filter(|v| !v.is_empty()) {
+                s.set(key, &v)
+                    .map_err(|e| Error::usage(format!("{var}: {}", e.message)))?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| Error::usage(format!("`{key}` must be a whole number, got `{v}`")))
+        };
+        match key {
+            "model" => self.model = value.to_string(),
+            "device" => self.device = value.to_string(),
+            "max_tokens" => self.max_tokens = number(value)?.clamp(1, 1024) as usize,
+            "timeout" => self.timeout = number(value)?.max(1),
+            "allow_critical" => {
+                self.allow_critical = match value {
+                    "1" | "true" | "yes" => true,
+                    "0" | "false" | "no" => false,
+                    _ => return Err(Error::usage(format!("`{key}` must be true or false"))),
+                }
+            }
+            _ => return Err(Error::usage(format!("unknown setting `{key}`"))),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_format() {
+        let m = parse_file("# c\nmodel = qwen2.5-coder-0.5b\n\ntimeout=5\n").unwrap();
+        assert_eq!(m["model"], "qwen2.5-coder-0.5b");
+        assert_eq!(m["timeout"], "5");
+        assert!(parse_file("nonsense").is_err());
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let mut s = Settings::default();
+        assert!(s.set("timeout", "x").is_err());
+        assert!(s.set("colour", "red").is_err());
+        s.set("allow_critical", "yes").unwrap();
+        assert!(s.allow_critical);
+    }
+}

@@ -1,0 +1,237 @@
+//! `cmdai REQUEST`: the request-to-command pipeline and its output, for a
+//! person at a terminal, for `--json`, and for the shell widgets.
+
+use crate::cli::{join_words, GenerateArgs};
+use crate::config::Settings;
+use crate::context::{Context, Shell};
+use crate::engine::{self, Engine, GenOptions};
+use crate::error::{Error, Kind, Result};
+use crate::models::{catalog, fetch, store};
+use crate::safety::{self, Level};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Longer requests are refused: they would crowd the model's context and no
+/// one types a kilobyte at a prompt on purpose.
+pub const MAX_REQUEST_BYTES: usize = 2000;
+
+/// The model file to run and an id for its prefix cache.
+pub struct ResolvedModel {
+    pub path: PathBuf,
+    pub id: String,
+}
+
+pub fn validate_request(request: &str) -> Result<&str> {
+    let request = request.trim();
+    if request.is_empty() {
+        return Err(Error::usage(
+            "the request is empty: describe the command you want, e.g. `cmdai list files by size`",
+        ));
+    }
+    if request.len() > MAX_REQUEST_BYTES {
+        return Err(Error::usage(format!(
+            "the request is too long ({} bytes; at most {MAX_REQUEST_BYTES}): shorten it",
+            request.len()
+        )));
+    }
+    Ok(request)
+}
+
+/// A catalog name or a path to a GGUF file. A missing catalog model is
+/// fetched only when a person is watching (`may_fetch`).
+pub fn resolve_model(name: &str, may_fetch: bool) -> Result<ResolvedModel> {
+    if let Some(spec) = catalog::find(name) {
+        if !store::is_installed(spec)? {
+            if !may_fetch {
+                return Err(store::not_installed(spec));
+            }
+            eprintln!(
+                "cmdai: {} is not installed yet; downloading it once ({} MB)",
+                spec.name,
+                spec.size / 1_000_000
+            );
+            fetch::fetch(spec, fetch::Source::Auto)?;
+        }
+        return Ok(ResolvedModel {
+            path: store::model_path(spec)?,
+            id: spec.sha256.to_string(),
+        });
+    }
+    let path = PathBuf::from(name);
+    if !name.ends_with(".gguf") && !name.contains('/') {
+        return Err(Error::usage(format!(
+            "unknown model `{name}`: use one of {} or a path to a .gguf file",
+            catalog::names()
+        )));
+    }
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| Error::model(format!("model file {} not found ({e})", path.display())))?;
+    // Custom files have no catalog checksum; path, size and mtime identify
+    // them well enough for the prefix cache (a changed file gets a new key).
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let canonical = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    Ok(ResolvedModel {
+        id: format!("{}:{}:{mtime}", canonical.display(), meta.len()),
+        path,
+    })
+}
+
+/// In widget mode, discards keys typed while the model was thinking: an
+/// Enter pressed early must not run an unreviewed suggestion.
+pub fn flush_typeahead() {
+    use std::os::fd::AsRawFd;
+    if let Ok(tty) = std::fs::File::open("/dev/tty") {
+        // SAFETY: tcflush on a descriptor we own; failure is harmless.
+        unsafe {
+            libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH);
+        }
+    }
+}
+
+fn start_watchdog(secs: u64, widget: bool) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        eprintln!("cmdai: no answer within {secs}s; try again, or raise --timeout");
+        if widget {
+            flush_typeahead();
+        }
+        std::process::exit(1);
+    });
+}
+
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let widget = args.widget;
+    let result = run_inner(args);
+    if widget {
+        flush_typeahead();
+    }
+    result
+}
+
+fn run_inner(args: GenerateArgs) -> Result<()> {
+    let total = Instant::now();
+    let request = join_words(&args.request, "request")?;
+    let request = validate_request(&request)?;
+    let settings = Settings::load()?;
+    start_watchdog(args.timeout.unwrap_or(settings.timeout), args.widget);
+
+    let shell = match &args.shell {
+        Some(s) => Shell::parse(s).unwrap_or(Shell::Bash),
+        None => Shell::from_env(),
+    };
+    let may_fetch = !args.widget && std::io::stderr().is_terminal();
+    let model_name = args.model.clone().unwrap_or(settings.model.clone());
+    let model = resolve_model(&model_name, may_fetch)?;
+    let device = engine::select_device(args.device.as_deref().unwrap_or(&settings.device))?;
+    let mut engine = Engine::load(&model.path, model.id, &device)?;
+
+    let ctx = Context::gather(shell);
+    let prompt = crate::prompt::build(&ctx, request);
+    let opts = GenOptions {
+        max_tokens: args
+            .max_tokens
+            .unwrap_or(settings.max_tokens)
+            .clamp(1, 1024),
+        temperature: args.temperature.max(0.0),
+        seed: args.seed,
+        cache_dir: store::kv_dir().ok(),
+    };
+    let generation = engine.generate(&prompt, &opts, crate::extract::is_complete)?;
+    let cmd = crate::extract::command(&generation.text)?;
+    let assessment = safety::assess(&cmd);
+
+    if args.json {
+        let t = &generation.timings;
+        let out = serde_json::json!({
+            "cmd": cmd,
+            "risk": assessment.level.name(),
+            "reasons": assessment.reasons(),
+            "model": model_name,
+            "shell": shell.name(),
+            "prefix_cache": generation.prefix_cache,
+            "tokens": {
+                "prefix": generation.prefix_tokens,
+                "request": generation.request_tokens,
+                "generated": generation.generated_tokens,
+            },
+            "timings_ms": {
+                "load": round(t.load_ms),
+                "tokenize": round(t.tokenize_ms),
+                "prefix": round(t.prefix_ms),
+                "prefill": round(t.prefill_ms),
+                "decode": round(t.decode_ms),
+                "total": round(total.elapsed().as_secs_f64() * 1000.0),
+            },
+        });
+        println!("{out}");
+        return Ok(());
+    }
+
+    if args.widget {
+        if assessment.level == Level::Critical && !settings.allow_critical {
+            return Err(Error::new(
+                Kind::Blocked,
+                format!("blocked `{cmd}`: it {}", assessment.summary()),
+            ));
+        }
+        print!("{cmd}");
+        if assessment.level >= Level::High {
+            eprintln!(
+                "cmdai: careful, {} risk: it {}",
+                assessment.level.name(),
+                assessment.summary()
+            );
+        }
+        return Ok(());
+    }
+
+    println!("{cmd}");
+    if assessment.level > Level::Safe {
+        eprintln!(
+            "{}",
+            safety::report::one_line(&assessment, std::io::stderr().is_terminal())
+        );
+    }
+    Ok(())
+}
+
+fn round(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_validated() {
+        assert_eq!(validate_request("  ls  ").unwrap(), "ls");
+        assert_eq!(validate_request(" \t\n").unwrap_err().kind, Kind::Usage);
+        let huge = "a".repeat(MAX_REQUEST_BYTES + 1);
+        assert!(validate_request(&huge)
+            .unwrap_err()
+            .message
+            .contains("too long"));
+    }
+
+    #[test]
+    fn unknown_model_names_are_usage_errors() {
+        assert_eq!(
+            resolve_model("gpt-17", false).err().unwrap().kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            resolve_model("/nonexistent/x.gguf", false)
+                .err()
+                .unwrap()
+                .kind,
+            Kind::Model
+        );
+    }
+}

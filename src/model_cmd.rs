@@ -1,0 +1,65 @@
+//! `cmdai model …`: fetch, list, path, verify, rm.
+
+use crate::cli::ModelAction;
+use crate::error::{Error, Result};
+use crate::models::catalog::{self, ModelSpec, CATALOG, DEFAULT_MODEL};
+use crate::models::{fetch, store};
+
+fn spec(name: Option<&str>) -> Result<&'static ModelSpec> {
+    let name = name.unwrap_or(DEFAULT_MODEL);
+    catalog::find(name).ok_or_else(|| {
+        Error::usage(format!(
+            "unknown model `{name}`; known models: {}",
+            catalog::names()
+        ))
+    })
+}
+
+pub fn run(action: ModelAction) -> Result<()> {
+    match action {
+        ModelAction::Fetch { name, source } => {
+            let spec = spec(name.as_deref())?;
+            let source = fetch::Source::parse(&source).unwrap_or(fetch::Source::Auto);
+            let path = fetch::fetch(spec, source)?;
+            println!("{}", path.display());
+        }
+        ModelAction::List => {
+            for m in CATALOG {
+                let mark = if store::is_installed(m)? {
+                    "installed"
+                } else {
+                    "-"
+                };
+                let default = if m.name == DEFAULT_MODEL {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<20} {:>9}  {:>5} MB  {}{default}",
+                    m.name,
+                    mark,
+                    m.size / 1_000_000,
+                    m.summary
+                );
+            }
+        }
+        ModelAction::Path { name } => {
+            println!("{}", store::model_path(spec(name.as_deref())?)?.display())
+        }
+        ModelAction::Verify { name } => {
+            let spec = spec(name.as_deref())?;
+            store::verify(spec)?;
+            println!("{}: ok (sha256 {})", spec.name, spec.sha256);
+        }
+        ModelAction::Rm { name } => {
+            let spec = spec(name.as_deref())?;
+            if store::remove(spec)? {
+                println!("removed {}", spec.name);
+            } else {
+                println!("{} was not installed", spec.name);
+            }
+        }
+    }
+    Ok(())
+}
