@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 
 if ((BASH_VERSINFO[0] < 4)); then
-  printf 'cmdai: the Ctrl-G widget needs bash 4 or newer (this is bash %s); use `cmdai "request"` instead\n' "$BASH_VERSION" >&2
+  printf 'cmdai: the Ctrl-G widget needs bash 4 or newer (this is bash %s); run cmdai "request" instead\n' "$BASH_VERSION" >&2
 else
   _cmdai_key=${_cmdai_key:-'\C-g'}
 

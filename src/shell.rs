@@ -17,10 +17,9 @@ pub fn init_script(shell: Shell, key: Option<&str>, no_bind: bool) -> Result<Str
         if key.is_empty() || key.contains(['\n', '\r']) {
             return Err(Error::usage("--key needs a key, e.g. '^X'"));
         }
-        let quoted = shell_words::quote(key);
         head.push_str(&match shell {
-            Shell::Fish => format!("set -g __cmdai_key {quoted}\n"),
-            _ => format!("_cmdai_key={quoted}\n"),
+            Shell::Fish => format!("set -g __cmdai_key {}\n", quote_fish(key)),
+            _ => format!("_cmdai_key={}\n", quote_posix(key)),
         });
     }
     if no_bind {
@@ -35,6 +34,16 @@ pub fn init_script(shell: Shell, key: Option<&str>, no_bind: bool) -> Result<Str
         Shell::Fish => FISH,
     };
     Ok(format!("{head}{body}"))
+}
+
+/// Single quotes for sh, bash and zsh: nothing inside is special but `'`.
+fn quote_posix(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// fish single quotes: only `\\` and `\'` are escapes inside.
+fn quote_fish(s: &str) -> String {
+    format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
 }
 
 pub fn completions(shell: clap_complete::Shell) -> String {
@@ -54,7 +63,11 @@ mod tests {
         let s = init_script(Shell::Zsh, Some("^X"), true).unwrap();
         assert!(s.starts_with("_cmdai_key='^X'\n_cmdai_bind=0\n"));
         let f = init_script(Shell::Fish, Some("ctrl-x"), false).unwrap();
-        assert!(f.starts_with("set -g __cmdai_key ctrl-x\n"));
+        assert!(f.starts_with("set -g __cmdai_key 'ctrl-x'\n"));
+        let f = init_script(Shell::Fish, Some(r"\cx"), false).unwrap();
+        assert!(f.starts_with(r"set -g __cmdai_key '\\cx'"));
+        let b = init_script(Shell::Bash, Some("it's"), false).unwrap();
+        assert!(b.starts_with(r"_cmdai_key='it'\''s'"));
         assert!(init_script(Shell::Bash, Some(""), false).is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod gguf;
 pub mod prefix_cache;
+mod q5_0;
 pub mod qmatmul;
 pub mod qwen2;
 pub mod sample;

@@ -209,6 +209,15 @@ impl CustomOp1 for MappedWeight {
         let m = xs.len() / k;
         let n = self.rows;
         let mut dst = vec![0f32; m * n];
+        if self.dtype == GgmlDType::Q5_0
+            && crate::engine::q5_0::matmul(m, k, n, xs, self.blocks::<BlockQ5_0>(), &mut dst)
+        {
+            let mut out_dims = dims.to_vec();
+            if let Some(last) = out_dims.last_mut() {
+                *last = n;
+            }
+            return Ok((CpuStorage::F32(dst), Shape::from(out_dims)));
+        }
         with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), xs, self.blocks::<T>(), &mut dst))?;
         let mut out_dims = dims.to_vec();
         if let Some(last) = out_dims.last_mut() {

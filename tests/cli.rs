@@ -1,0 +1,164 @@
+//! The command line without a model: bad input, missing or broken model
+//! files, `check`, `init`, `completions`. Each error is one line, no panic.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+#[test]
+fn empty_and_blank_requests_are_usage_errors() {
+    let t = TempDir::new("empty");
+    for req in ["", "   ", "\t\n"] {
+        let o = cmdai(t.path()).arg("--").arg(req).output().unwrap();
+        assert_one_line_error(&o, 2, "request is empty");
+    }
+    let o = cmdai(t.path()).output().unwrap();
+    assert_one_line_error(&o, 2, "request is empty");
+}
+
+#[test]
+fn a_megabyte_request_is_refused_clearly() {
+    let t = TempDir::new("huge");
+    // One argument is capped at 128 KiB by the kernel; a megabyte arrives as words.
+    let word = "files ".repeat(17_000);
+    let o = cmdai(t.path()).args(["--widget", "--"]).args(vec![word; 10]).output().unwrap();
+    assert_one_line_error(&o, 2, "too long");
+}
+
+#[test]
+fn non_utf8_arguments_are_refused() {
+    let t = TempDir::new("utf8");
+    let bad = std::ffi::OsStr::from_bytes(b"list \xff\xfe files");
+    let o = cmdai(t.path()).arg(bad).output().unwrap();
+    assert_one_line_error(&o, 2, "not valid UTF-8");
+    let o = cmdai(t.path()).arg("check").arg(bad).output().unwrap();
+    assert_one_line_error(&o, 2, "not valid UTF-8");
+}
+
+#[test]
+fn widget_mode_never_downloads_a_missing_model() {
+    let t = TempDir::new("missing");
+    let o = cmdai(t.path()).args(["--widget", "--shell", "zsh", "--", "list files"]).output().unwrap();
+    assert_one_line_error(&o, 3, "cmdai model fetch");
+    assert!(!t.path().join("models").exists(), "widget mode must not start a download");
+    // Not a terminal either: no download, same message.
+    let o = cmdai(t.path()).args(["-m", SMALL, "list files"]).output().unwrap();
+    assert_one_line_error(&o, 3, "cmdai model fetch qwen2.5-coder-0.5b");
+}
+
+fn model_file_test(bytes: &[u8], needle: &str) {
+    let t = TempDir::new("badmodel");
+    let path = t.path().join("broken.gguf");
+    std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
+    let o = cmdai(t.path()).args(["--model"]).arg(&path).args(["--widget", "--", "list files"]).output().unwrap();
+    assert_one_line_error(&o, 3, needle);
+}
+
+#[test]
+fn garbage_model_file() {
+    model_file_test(b"this is not a model at all", "not a GGUF model file");
+    model_file_test(b"", "not a GGUF model file");
+}
+
+#[test]
+fn corrupt_gguf_header() {
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&[0xff; 64]);
+    model_file_test(&bytes, "corrupt");
+}
+
+#[test]
+fn truncated_model_file() {
+    // The real header of the installed model, cut short: parses, but the
+    // tensors point past the end of the file.
+    let src = model_file(SMALL);
+    let mut head = vec![0u8; 8 << 20];
+    let mut f = std::fs::File::open(src).unwrap();
+    std::io::Read::read_exact(&mut f, &mut head).unwrap();
+    model_file_test(&head, "truncated");
+}
+
+#[test]
+fn missing_model_path() {
+    let t = TempDir::new("nopath");
+    let o = cmdai(t.path()).args(["-m", "/nonexistent/model.gguf", "list files"]).output().unwrap();
+    assert_one_line_error(&o, 3, "not found");
+    let o = cmdai(t.path()).args(["-m", "gpt-17", "list files"]).output().unwrap();
+    assert_one_line_error(&o, 2, "unknown model");
+}
+
+#[test]
+fn check_exit_codes_encode_the_level() {
+    let t = TempDir::new("check");
+    for (cmd, code) in [("ls -la", 0), ("rm notes.txt", 10), ("rm -rf build", 11), ("rm -rf /", 12)] {
+        let o = cmdai(t.path()).args(["check", cmd]).output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "{cmd}: {}", stdout(&o));
+    }
+    let o = cmdai(t.path()).args(["check", "--json", "sudo rm -rf ~"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["risk"], "critical");
+    assert_eq!(v["exit_code"], 12);
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "sudo"));
+    // Plain text when piped or NO_COLOR: no escape codes.
+    let o = cmdai(t.path()).args(["check", "mkfs.ext4 /dev/sda1"]).output().unwrap();
+    assert!(!stdout(&o).contains('\u{1b}'));
+    assert!(stdout(&o).starts_with("CRITICAL"));
+}
+
+#[test]
+fn init_prints_each_script_with_options() {
+    let t = TempDir::new("init");
+    for (shell, needle) in [("zsh", "zle -N _cmdai_widget"), ("bash", "bind -m"), ("fish", "function __cmdai_widget")] {
+        let o = cmdai(t.path()).args(["init", shell]).output().unwrap();
+        assert!(o.status.success());
+        assert!(stdout(&o).contains(needle), "{shell}");
+    }
+    let o = cmdai(t.path()).args(["init", "zsh", "--key", "^X", "--no-bind"]).output().unwrap();
+    assert!(stdout(&o).starts_with("_cmdai_key='^X'\n_cmdai_bind=0\n"));
+    let o = cmdai(t.path()).args(["init", "powershell"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn completions_in_the_repo_are_current() {
+    let t = TempDir::new("compl");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    for (shell, file) in [("bash", "cmdai.bash"), ("zsh", "_cmdai"), ("fish", "cmdai.fish")] {
+        let o = cmdai(t.path()).args(["completions", shell]).output().unwrap();
+        let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        assert_eq!(
+            stdout(&o),
+            committed,
+            "completions/{file} is stale: run `cargo run --release -- completions {shell} > completions/{file}`"
+        );
+    }
+}
+
+#[test]
+fn model_commands() {
+    let t = TempDir::new("modelcmd");
+    let o = cmdai(t.path()).args(["model", "list"]).output().unwrap();
+    assert!(stdout(&o).contains("qwen2.5-coder-1.5b") && stdout(&o).contains("(default)"));
+    let o = cmdai(t.path()).args(["model", "path"]).output().unwrap();
+    assert_eq!(
+        stdout(&o).trim(),
+        t.path().join("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").to_str().unwrap()
+    );
+    let o = cmdai(t.path()).args(["model", "verify", SMALL]).output().unwrap();
+    assert_one_line_error(&o, 3, "not installed");
+    let o = cmdai(t.path()).args(["model", "fetch", "nope"]).output().unwrap();
+    assert_one_line_error(&o, 2, "unknown model");
+}
+
+#[test]
+fn unwritable_cache_dir_fails_a_fetch_clearly() {
+    let t = TempDir::new("rofetch");
+    // A file where the cache directory should be: no process, root or not,
+    // can create directories under it.
+    let file = t.path().join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let o = cmdai(&file).args(["model", "fetch", SMALL, "--source", "pip"]).output().unwrap();
+    assert_one_line_error(&o, 1, "cannot create the model directory");
+}
