@@ -18,9 +18,11 @@ else
     local errfile out rc msg old_int
     errfile=$(command mktemp "${TMPDIR:-/tmp}/cmdai.XXXXXX") || return 0
     old_int=$(trap -p INT)
-    # A no-op trap, not an ignored signal: the helper must still die on Ctrl-C,
-    # while bash keeps the line.
-    trap ':' INT
+    # Ctrl-C must stop the helper but not reach readline, which would drop
+    # the line (no trap) or act on it late (a no-op trap turns the next
+    # space into Enter). So bash ignores SIGINT here, and cmdai, which
+    # inherits that, sets it back to the default as it starts.
+    trap '' INT
     out=$(command cmdai --widget --shell bash -- "$request" 2>|"$errfile" </dev/null)
     rc=$?
     if [[ -n $old_int ]]; then eval "$old_int"; else trap - INT; fi

@@ -1,6 +1,13 @@
 use clap::Parser;
 
 fn main() {
+    // A shell widget may call us with SIGINT ignored (bash has no other way
+    // to keep its line on Ctrl-C); the helper itself must always be
+    // interruptible.
+    // SAFETY: resetting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
     // A bug must still end in one line the widgets can show, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info

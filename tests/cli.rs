@@ -22,7 +22,11 @@ fn a_megabyte_request_is_refused_clearly() {
     let t = TempDir::new("huge");
     // One argument is capped at 128 KiB by the kernel; a megabyte arrives as words.
     let word = "files ".repeat(17_000);
-    let o = cmdai(t.path()).args(["--widget", "--"]).args(vec![word; 10]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["--widget", "--"])
+        .args(vec![word; 10])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 2, "too long");
 }
 
@@ -39,19 +43,36 @@ fn non_utf8_arguments_are_refused() {
 #[test]
 fn widget_mode_never_downloads_a_missing_model() {
     let t = TempDir::new("missing");
-    let o = cmdai(t.path()).args(["--widget", "--shell", "zsh", "--", "list files"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["--widget", "--shell", "zsh", "--", "list files"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 3, "cmdai model fetch");
-    assert!(!t.path().join("models").exists(), "widget mode must not start a download");
+    assert!(
+        !t.path().join("models").exists(),
+        "widget mode must not start a download"
+    );
     // Not a terminal either: no download, same message.
-    let o = cmdai(t.path()).args(["-m", SMALL, "list files"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["-m", SMALL, "list files"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 3, "cmdai model fetch qwen2.5-coder-0.5b");
 }
 
 fn model_file_test(bytes: &[u8], needle: &str) {
     let t = TempDir::new("badmodel");
     let path = t.path().join("broken.gguf");
-    std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
-    let o = cmdai(t.path()).args(["--model"]).arg(&path).args(["--widget", "--", "list files"]).output().unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    let o = cmdai(t.path())
+        .args(["--model"])
+        .arg(&path)
+        .args(["--widget", "--", "list files"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 3, needle);
 }
 
@@ -83,26 +104,47 @@ fn truncated_model_file() {
 #[test]
 fn missing_model_path() {
     let t = TempDir::new("nopath");
-    let o = cmdai(t.path()).args(["-m", "/nonexistent/model.gguf", "list files"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["-m", "/nonexistent/model.gguf", "list files"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 3, "not found");
-    let o = cmdai(t.path()).args(["-m", "gpt-17", "list files"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["-m", "gpt-17", "list files"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 2, "unknown model");
 }
 
 #[test]
 fn check_exit_codes_encode_the_level() {
     let t = TempDir::new("check");
-    for (cmd, code) in [("ls -la", 0), ("rm notes.txt", 10), ("rm -rf build", 11), ("rm -rf /", 12)] {
+    for (cmd, code) in [
+        ("ls -la", 0),
+        ("rm notes.txt", 10),
+        ("rm -rf build", 11),
+        ("rm -rf /", 12),
+    ] {
         let o = cmdai(t.path()).args(["check", cmd]).output().unwrap();
         assert_eq!(o.status.code(), Some(code), "{cmd}: {}", stdout(&o));
     }
-    let o = cmdai(t.path()).args(["check", "--json", "sudo rm -rf ~"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["check", "--json", "sudo rm -rf ~"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["risk"], "critical");
     assert_eq!(v["exit_code"], 12);
-    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "sudo"));
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "sudo"));
     // Plain text when piped or NO_COLOR: no escape codes.
-    let o = cmdai(t.path()).args(["check", "mkfs.ext4 /dev/sda1"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["check", "mkfs.ext4 /dev/sda1"])
+        .output()
+        .unwrap();
     assert!(!stdout(&o).contains('\u{1b}'));
     assert!(stdout(&o).starts_with("CRITICAL"));
 }
@@ -110,14 +152,24 @@ fn check_exit_codes_encode_the_level() {
 #[test]
 fn init_prints_each_script_with_options() {
     let t = TempDir::new("init");
-    for (shell, needle) in [("zsh", "zle -N _cmdai_widget"), ("bash", "bind -m"), ("fish", "function __cmdai_widget")] {
+    for (shell, needle) in [
+        ("zsh", "zle -N _cmdai_widget"),
+        ("bash", "bind -m"),
+        ("fish", "function __cmdai_widget"),
+    ] {
         let o = cmdai(t.path()).args(["init", shell]).output().unwrap();
         assert!(o.status.success());
         assert!(stdout(&o).contains(needle), "{shell}");
     }
-    let o = cmdai(t.path()).args(["init", "zsh", "--key", "^X", "--no-bind"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["init", "zsh", "--key", "^X", "--no-bind"])
+        .output()
+        .unwrap();
     assert!(stdout(&o).starts_with("_cmdai_key='^X'\n_cmdai_bind=0\n"));
-    let o = cmdai(t.path()).args(["init", "powershell"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["init", "powershell"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -125,8 +177,15 @@ fn init_prints_each_script_with_options() {
 fn completions_in_the_repo_are_current() {
     let t = TempDir::new("compl");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
-    for (shell, file) in [("bash", "cmdai.bash"), ("zsh", "_cmdai"), ("fish", "cmdai.fish")] {
-        let o = cmdai(t.path()).args(["completions", shell]).output().unwrap();
+    for (shell, file) in [
+        ("bash", "cmdai.bash"),
+        ("zsh", "_cmdai"),
+        ("fish", "cmdai.fish"),
+    ] {
+        let o = cmdai(t.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
         let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
         assert_eq!(
             stdout(&o),
@@ -144,11 +203,20 @@ fn model_commands() {
     let o = cmdai(t.path()).args(["model", "path"]).output().unwrap();
     assert_eq!(
         stdout(&o).trim(),
-        t.path().join("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").to_str().unwrap()
+        t.path()
+            .join("models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+            .to_str()
+            .unwrap()
     );
-    let o = cmdai(t.path()).args(["model", "verify", SMALL]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["model", "verify", SMALL])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 3, "not installed");
-    let o = cmdai(t.path()).args(["model", "fetch", "nope"]).output().unwrap();
+    let o = cmdai(t.path())
+        .args(["model", "fetch", "nope"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 2, "unknown model");
 }
 
@@ -159,6 +227,9 @@ fn unwritable_cache_dir_fails_a_fetch_clearly() {
     // can create directories under it.
     let file = t.path().join("not-a-dir");
     std::fs::write(&file, "").unwrap();
-    let o = cmdai(&file).args(["model", "fetch", SMALL, "--source", "pip"]).output().unwrap();
+    let o = cmdai(&file)
+        .args(["model", "fetch", SMALL, "--source", "pip"])
+        .output()
+        .unwrap();
     assert_one_line_error(&o, 1, "cannot create the model directory");
 }

@@ -35,8 +35,16 @@ const CASES: &[(&str, Level, &str)] = &[
     ("fdisk /dev/sda", Critical, "mkfs"),
     ("parted /dev/sda mklabel gpt", Critical, "mkfs"),
     // write-device
-    ("dd if=/dev/zero of=/dev/sda bs=1M", Critical, "write-device"),
-    ("dd if=ubuntu.iso of=/dev/sdb status=progress", Critical, "write-device"),
+    (
+        "dd if=/dev/zero of=/dev/sda bs=1M",
+        Critical,
+        "write-device",
+    ),
+    (
+        "dd if=ubuntu.iso of=/dev/sdb status=progress",
+        Critical,
+        "write-device",
+    ),
     ("cat image.img > /dev/sda", Critical, "write-device"),
     ("echo hi > /dev/nvme0n1", Critical, "write-device"),
     ("cp disk.img /dev/mmcblk0", Critical, "write-device"),
@@ -59,24 +67,52 @@ const CASES: &[(&str, Level, &str)] = &[
     ("mv /* /tmp/x", Critical, "move-root"),
     ("mv $HOME /tmp/old", Critical, "move-root"),
     // system-file
-    ("echo 'root::0:0::/root:/bin/sh' > /etc/passwd", Critical, "system-file"),
+    (
+        "echo 'root::0:0::/root:/bin/sh' > /etc/passwd",
+        Critical,
+        "system-file",
+    ),
     ("cp passwd.bak /etc/shadow", Critical, "system-file"),
     ("echo x | sudo tee /etc/sudoers", Critical, "system-file"),
-    ("dd if=grub.img of=/boot/grub/core.img", Critical, "system-file"),
+    (
+        "dd if=grub.img of=/boot/grub/core.img",
+        Critical,
+        "system-file",
+    ),
     ("mv new /etc/passwd", Critical, "system-file"),
     ("sed -i 's/x/y/' /etc/passwd", Critical, "system-file"),
     // find-delete-root
     ("find / -delete", Critical, "find-delete-root"),
     ("find / -name '*.log' -delete", Critical, "find-delete-root"),
-    ("find ~ -type f -exec rm -f {} \\;", Critical, "find-delete-root"),
+    (
+        "find ~ -type f -exec rm -f {} \\;",
+        Critical,
+        "find-delete-root",
+    ),
     ("find /usr -exec rm -rf {} +", Critical, "find-delete-root"),
     // pipe-to-shell
-    ("curl -fsSL https://get.example.sh | sh", High, "pipe-to-shell"),
-    ("wget -qO- https://x.io/install | bash", High, "pipe-to-shell"),
+    (
+        "curl -fsSL https://get.example.sh | sh",
+        High,
+        "pipe-to-shell",
+    ),
+    (
+        "wget -qO- https://x.io/install | bash",
+        High,
+        "pipe-to-shell",
+    ),
     ("curl https://x | sudo bash", High, "pipe-to-shell"),
     ("curl -s https://x/a.py | python3", High, "pipe-to-shell"),
-    ("bash <(curl -s https://x/install.sh)", High, "pipe-to-shell"),
-    ("sh -c \"$(curl -fsSL https://x/install.sh)\"", High, "pipe-to-shell"),
+    (
+        "bash <(curl -s https://x/install.sh)",
+        High,
+        "pipe-to-shell",
+    ),
+    (
+        "sh -c \"$(curl -fsSL https://x/install.sh)\"",
+        High,
+        "pipe-to-shell",
+    ),
     // rm-recursive
     ("rm -rf build", High, "rm-recursive"),
     ("rm -r node_modules dist", High, "rm-recursive"),
@@ -90,7 +126,11 @@ const CASES: &[(&str, Level, &str)] = &[
     ("find build -exec rm -rf {} +", High, "find-delete-all"),
     // chmod-recursive
     ("chmod -R 755 ./site", High, "chmod-recursive"),
-    ("chown -R www-data:www-data /var/www/html", High, "chmod-recursive"),
+    (
+        "chown -R www-data:www-data /var/www/html",
+        High,
+        "chmod-recursive",
+    ),
     ("chmod -R u+w project", High, "chmod-recursive"),
     // sudo
     ("sudo apt upgrade", High, "sudo"),
@@ -152,7 +192,11 @@ const CASES: &[(&str, Level, &str)] = &[
     ("nohup rm -rf / &", Critical, "rm-root"),
     ("timeout 5 rm -rf /", Critical, "rm-root"),
     ("LANG=C rm -rf /", Critical, "rm-root"),
-    ("find . -name x -exec chmod -R 777 / \\;", Critical, "chmod-root"),
+    (
+        "find . -name x -exec chmod -R 777 / \\;",
+        Critical,
+        "chmod-root",
+    ),
     ("xargs chmod -R 777 /", Critical, "chmod-root"),
     // moderate
     ("rm notes.txt", Moderate, "rm"),
@@ -160,31 +204,67 @@ const CASES: &[(&str, Level, &str)] = &[
     ("rm -f *.o", Moderate, "rm"),
     ("rmdir project/tmp", Moderate, "rm"),
     ("find . -name '*.tmp' -delete", Moderate, "find-delete"),
-    ("find system/folder1 -name '*.log' -delete", Moderate, "find-delete"),
-    ("find . -type f -mtime +30 -exec rm {} \\;", Moderate, "find-delete"),
+    (
+        "find system/folder1 -name '*.log' -delete",
+        Moderate,
+        "find-delete",
+    ),
+    (
+        "find . -type f -mtime +30 -exec rm {} \\;",
+        Moderate,
+        "find-delete",
+    ),
     ("chown me file.txt", Moderate, "chown"),
     ("chmod 777 script.sh", Moderate, "world-writable"),
     ("chmod o+w shared.txt", Moderate, "world-writable"),
     ("mv old.txt /dev/null", Moderate, "move-to-null"),
     ("pkill node", Moderate, "kill"),
     ("kill 1234", Moderate, "kill"),
-    ("sed -i 's/foo/bar/g' config.ini", Moderate, "overwrite-in-place"),
+    (
+        "sed -i 's/foo/bar/g' config.ini",
+        Moderate,
+        "overwrite-in-place",
+    ),
     ("ls | xargs rm", Moderate, "rm"),
     // everyday commands (from the accuracy dev set's gold answers and the like)
     ("lsof", Safe, ""),
     ("tail -n 5 corpus/poem.txt", Safe, ""),
     ("grep 'the' corpus/poem.txt", Safe, ""),
     ("getconf LONG_BIT", Safe, ""),
-    ("find . -type f -name '*php' -exec cat {} + | wc -l", Safe, ""),
-    ("find testbed -name '*.php' -type f -exec wc -l {} + | sort -nr", Safe, ""),
-    ("find media -type f -size +0c -printf '%s %p\\n' | sort -n | head -n 3", Safe, ""),
-    ("find system -maxdepth 1 -name '*.txt' -delete", Moderate, "find-delete"),
-    ("rm system/folder1/text2.txt system/folder1/text3.txt", Moderate, "rm"),
+    (
+        "find . -type f -name '*php' -exec cat {} + | wc -l",
+        Safe,
+        "",
+    ),
+    (
+        "find testbed -name '*.php' -type f -exec wc -l {} + | sort -nr",
+        Safe,
+        "",
+    ),
+    (
+        "find media -type f -size +0c -printf '%s %p\\n' | sort -n | head -n 3",
+        Safe,
+        "",
+    ),
+    (
+        "find system -maxdepth 1 -name '*.txt' -delete",
+        Moderate,
+        "find-delete",
+    ),
+    (
+        "rm system/folder1/text2.txt system/folder1/text3.txt",
+        Moderate,
+        "rm",
+    ),
     ("head -n1 workspace/dir1/long.txt", Safe, ""),
     ("find workspace -type f -exec md5sum {} +", Safe, ""),
     ("grep -c ':/bin/bash$' corpus/users.txt", Safe, ""),
     ("grep -rl 'text file' testbed", Safe, ""),
-    ("find workspace -maxdepth 1 -name '*.txt' -mtime +2", Safe, ""),
+    (
+        "find workspace -maxdepth 1 -name '*.txt' -mtime +2",
+        Safe,
+        "",
+    ),
     ("find project -type f -perm -a=x", Safe, ""),
     ("grep -c '[^[:space:]]' project/src/parser.c", Safe, ""),
     ("sort corpus/numbers.txt | uniq -c", Safe, ""),
@@ -192,7 +272,11 @@ const CASES: &[(&str, Level, &str)] = &[
     ("head -c 20 corpus/essays/weather.txt", Safe, ""),
     ("du -sh -- */ | sort -h", Safe, ""),
     ("awk -F, '{s += $3} END {print s}' data.csv", Safe, ""),
-    ("for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done", Safe, ""),
+    (
+        "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",
+        Safe,
+        "",
+    ),
     ("tar -tf backup.tar", Safe, ""),
     ("lsof -i :8080", Safe, ""),
     ("ss -tlnp", Safe, ""),
@@ -291,25 +375,45 @@ fn every_case() {
         let a = assess(cmd);
         let rule_ok = rule.is_empty() || a.findings.iter().any(|f| f.rule == *rule);
         if a.level != *level || !rule_ok {
-            failures.push(format!("{cmd:?}: expected {level:?}/{rule}, got {:?} {:?}", a.level, a.findings));
+            failures.push(format!(
+                "{cmd:?}: expected {level:?}/{rule}, got {:?} {:?}",
+                a.level, a.findings
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn enough_cases_and_benign_look_alikes() {
     assert!(CASES.len() >= 150, "{} cases", CASES.len());
     let benign = CASES.iter().filter(|c| c.1 <= Moderate).count();
-    assert!(benign * 2 >= CASES.len() - 10, "{benign} benign of {}", CASES.len());
+    assert!(
+        benign * 2 >= CASES.len() - 10,
+        "{benign} benign of {}",
+        CASES.len()
+    );
 }
 
 #[test]
 fn every_rule_has_a_positive_case_and_its_example_triggers_it() {
     for r in RULES {
-        assert!(CASES.iter().any(|c| c.2 == r.id), "no case for rule {}", r.id);
+        assert!(
+            CASES.iter().any(|c| c.2 == r.id),
+            "no case for rule {}",
+            r.id
+        );
         let a = assess(r.example);
-        assert!(a.findings.iter().any(|f| f.rule == r.id), "example of {} does not trigger it: {a:?}", r.id);
+        assert!(
+            a.findings.iter().any(|f| f.rule == r.id),
+            "example of {} does not trigger it: {a:?}",
+            r.id
+        );
     }
 }
 
@@ -317,7 +421,12 @@ fn every_rule_has_a_positive_case_and_its_example_triggers_it() {
 fn reasons_are_short_human_phrases() {
     let a = assess("sudo rm -rf ~");
     assert_eq!(a.level, Critical);
-    assert!(a.summary().contains("recursively deletes your home directory"), "{}", a.summary());
+    assert!(
+        a.summary()
+            .contains("recursively deletes your home directory"),
+        "{}",
+        a.summary()
+    );
     for f in &a.findings {
         assert!(f.reason.len() < 100 && !f.reason.ends_with('.'), "{f:?}");
     }
@@ -333,11 +442,15 @@ fn rng(seed: &mut u64) -> u64 {
 
 #[test]
 fn never_panics_on_arbitrary_input() {
-    let alphabet: Vec<char> = "ab /~$(){}[]|&;<>'\"`\\\n\t-=*:.!#0123456789rmfdé€".chars().collect();
+    let alphabet: Vec<char> = "ab /~$(){}[]|&;<>'\"`\\\n\t-=*:.!#0123456789rmfdé€"
+        .chars()
+        .collect();
     let mut seed = 0x9e3779b97f4a7c15u64;
     for _ in 0..20_000 {
         let len = (rng(&mut seed) % 40) as usize;
-        let s: String = (0..len).map(|_| alphabet[(rng(&mut seed) % alphabet.len() as u64) as usize]).collect();
+        let s: String = (0..len)
+            .map(|_| alphabet[(rng(&mut seed) % alphabet.len() as u64) as usize])
+            .collect();
         let _ = assess(&s);
     }
     // Arbitrary bytes, as the lossy text a shell might hand over.

@@ -39,8 +39,14 @@ impl Sh {
     }
     fn setup(self) -> Vec<String> {
         match self {
-            Sh::Zsh => vec![format!("PROMPT='{PROMPT}'"), "eval \"$(cmdai init zsh)\"".into()],
-            Sh::Bash => vec![format!("PS1='{PROMPT}'"), "eval \"$(cmdai init bash)\"".into()],
+            Sh::Zsh => vec![
+                format!("PROMPT='{PROMPT}'"),
+                "eval \"$(cmdai init zsh)\"".into(),
+            ],
+            Sh::Bash => vec![
+                format!("PS1='{PROMPT}'"),
+                "eval \"$(cmdai init bash)\"".into(),
+            ],
             Sh::Fish => vec![
                 "set -g fish_greeting ''".into(),
                 format!("function fish_prompt; echo -n '{PROMPT}'; end"),
@@ -69,24 +75,48 @@ impl Session {
         let home = dir.path().join("home");
         std::fs::create_dir_all(home.join(".config")).unwrap();
         std::fs::write(home.join(".hidden-file"), "").unwrap();
-        let socket = format!("cmdai-test-{}", dir.path().file_name().unwrap().to_str().unwrap());
+        let socket = format!(
+            "cmdai-test-{}",
+            dir.path().file_name().unwrap().to_str().unwrap()
+        );
         let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
         let mut envs = vec![
             ("HOME".to_string(), home.display().to_string()),
             ("PATH".into(), path),
             ("TERM".into(), "xterm-256color".into()),
             ("SHELL".into(), format!("/bin/{}", sh.name())),
-            ("CMDAI_CACHE_DIR".into(), model_cache().display().to_string()),
+            (
+                "CMDAI_CACHE_DIR".into(),
+                model_cache().display().to_string(),
+            ),
             ("CMDAI_MODEL".into(), SMALL.into()),
             ("CMDAI_CONFIG".into(), "/nonexistent".into()),
             ("NO_COLOR".into(), "1".into()),
             ("LANG".into(), "C.UTF-8".into()),
         ];
         envs.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let env_args: Vec<String> = envs.iter().map(|(k, v)| format!("{k}={}", shell_words::quote(v))).collect();
-        let cmd = format!("cd {} && exec env -i {} {}", shell_words::quote(&home.display().to_string()), env_args.join(" "), sh.argv());
+        let env_args: Vec<String> = envs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_words::quote(v)))
+            .collect();
+        let cmd = format!(
+            "cd {} && exec env -i {} {}",
+            shell_words::quote(&home.display().to_string()),
+            env_args.join(" "),
+            sh.argv()
+        );
         let ok = tmux(&socket)
-            .args(["new-session", "-d", "-s", "t", "-x", "250", "-y", "50", &cmd])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "250",
+                "-y",
+                "50",
+                &cmd,
+            ])
             .status()
             .unwrap()
             .success();
@@ -105,13 +135,22 @@ impl Session {
     }
 
     fn keys(&self, keys: &[&str]) {
-        let ok = tmux(&self.socket).args(["send-keys", "-t", "t"]).args(keys).status().unwrap().success();
+        let ok = tmux(&self.socket)
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .unwrap()
+            .success();
         assert!(ok);
     }
 
     /// Types text literally (no key-name interpretation).
     fn text(&self, text: &str) {
-        let ok = tmux(&self.socket).args(["send-keys", "-t", "t", "-l", "--", text]).status().unwrap().success();
+        let ok = tmux(&self.socket)
+            .args(["send-keys", "-t", "t", "-l", "--", text])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok);
     }
 
@@ -121,7 +160,10 @@ impl Session {
     }
 
     fn screen(&self) -> String {
-        let o = tmux(&self.socket).args(["capture-pane", "-p", "-J", "-t", "t"]).output().unwrap();
+        let o = tmux(&self.socket)
+            .args(["capture-pane", "-p", "-J", "-t", "t"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).trim_end().to_string()
     }
 
@@ -139,7 +181,10 @@ impl Session {
             if ok(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -174,20 +219,33 @@ printf '%s' "echo from-helper"
 "#;
     let path = bin.join("cmdai");
     std::fs::write(&path, script).unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&path).unwrap().permissions(), 0o755);
-    Command::new("chmod").arg("755").arg(&path).status().unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&path).unwrap().permissions(),
+        0o755,
+    );
+    Command::new("chmod")
+        .arg("755")
+        .arg(&path)
+        .status()
+        .unwrap();
     bin
 }
 
 fn is_ls_hidden(buf: &str) -> bool {
-    buf.starts_with("ls") && buf.split_whitespace().any(|w| w.starts_with('-') && (w.contains('a') || w.contains('A')))
+    buf.starts_with("ls")
+        && buf
+            .split_whitespace()
+            .any(|w| w.starts_with('-') && (w.contains('a') || w.contains('A')))
 }
 
 fn replaces_the_buffer_and_runs_nothing(sh: Sh) {
     let s = Session::start(sh, &real_bin(), &[]);
     let marker = s.home().join("marker");
     // The request itself would create the marker if anything evaluated it.
-    s.text(&format!("{HIDDEN} $(touch {m}) `touch {m}`", m = marker.display()));
+    s.text(&format!(
+        "{HIDDEN} $(touch {m}) `touch {m}`",
+        m = marker.display()
+    ));
     s.keys(&["C-g"]);
     let buf = s.wait_buffer("a command in the buffer", |b| b.starts_with("ls"));
     assert!(is_ls_hidden(&buf), "{sh:?}: {buf}");
@@ -208,7 +266,12 @@ fn request_reaches_the_helper_byte_for_byte(sh: Sh) {
     s.wait_buffer("the helper's answer", |b| b == "echo from-helper");
     let argv = std::fs::read(dir.path().join("argv")).unwrap();
     let args: Vec<&[u8]> = argv.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
-    assert_eq!(args.last().copied(), Some(request.as_bytes()), "{sh:?}: {:?}", String::from_utf8_lossy(&argv));
+    assert_eq!(
+        args.last().copied(),
+        Some(request.as_bytes()),
+        "{sh:?}: {:?}",
+        String::from_utf8_lossy(&argv)
+    );
     assert!(args.contains(&b"--widget".as_slice()) && args.contains(&sh.name().as_bytes()));
     assert!(!s.home().join("m1").exists() && !s.home().join("m2").exists());
 }
@@ -218,7 +281,11 @@ fn bin_path() -> &'static str {
 }
 
 fn failure_keeps_the_text(sh: Sh) {
-    let s = Session::start(sh, &real_bin(), &[("CMDAI_MODEL", "/nonexistent/model.gguf")]);
+    let s = Session::start(
+        sh,
+        &real_bin(),
+        &[("CMDAI_MODEL", "/nonexistent/model.gguf")],
+    );
     s.text("show disk usage");
     s.keys(&["C-g"]);
     s.wait_for("the error message", |screen| screen.contains("not found"));
@@ -228,14 +295,24 @@ fn failure_keeps_the_text(sh: Sh) {
 fn empty_buffer_gives_a_hint(sh: Sh) {
     let s = Session::start(sh, &real_bin(), &[]);
     s.keys(&["C-g"]);
-    s.wait_for("the hint", |screen| screen.contains("type what you want first"));
+    s.wait_for("the hint", |screen| {
+        screen.contains("type what you want first")
+    });
 }
 
 fn ctrl_c_keeps_the_text_and_the_shell(sh: Sh) {
     let dir = TempDir::new("ctrlc");
     let bin = fixture_bin(dir.path());
     let fake = dir.path().display().to_string();
-    let s = Session::start(sh, &bin, &[("FAKE_DIR", &fake), ("FAKE_SLEEP", "60"), ("REAL_CMDAI", bin_path())]);
+    let s = Session::start(
+        sh,
+        &bin,
+        &[
+            ("FAKE_DIR", &fake),
+            ("FAKE_SLEEP", "60"),
+            ("REAL_CMDAI", bin_path()),
+        ],
+    );
     s.text("compress the logs folder");
     s.keys(&["C-g"]);
     s.wait_for("the thinking hint", |screen| screen.contains("thinking"));
@@ -246,7 +323,9 @@ fn ctrl_c_keeps_the_text_and_the_shell(sh: Sh) {
     s.keys(&["C-u"]);
     s.wait_buffer("an empty line", |b| b.is_empty());
     s.type_line("echo alive-$((6*7))");
-    s.wait_for("the shell to run a command", |screen| screen.contains("alive-42"));
+    s.wait_for("the shell to run a command", |screen| {
+        screen.contains("alive-42")
+    });
 }
 
 fn typed_ahead_enter_does_not_run_the_suggestion(sh: Sh) {
@@ -256,7 +335,10 @@ fn typed_ahead_enter_does_not_run_the_suggestion(sh: Sh) {
     s.keys(&["C-g", "Enter"]);
     let buf = s.wait_buffer("the command in the buffer", |b| b.starts_with("ls"));
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!s.screen().contains(".hidden-file"), "{sh:?}: the suggestion ran unreviewed");
+    assert!(
+        !s.screen().contains(".hidden-file"),
+        "{sh:?}: the suggestion ran unreviewed"
+    );
     assert_eq!(s.buffer(), buf);
 }
 

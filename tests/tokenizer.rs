@@ -7,13 +7,18 @@ use cmdai::engine::tokenizer::Tokenizer;
 use common::*;
 
 fn reference() -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/qwen_tokens.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata/qwen_tokens.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
 fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 #[test]
@@ -27,8 +32,16 @@ fn matches_llama_cpp_ids() {
         let mut tok = Tokenizer::from_gguf(&gguf).unwrap();
         for case in cases.as_array().unwrap() {
             let text = case["text"].as_str().unwrap();
-            assert_eq!(tok.encode_template(text).unwrap(), ids(&case["ids"]), "{key}: {text:?}");
-            assert_eq!(tok.encode_plain(text).unwrap(), ids(&case["ids_no_special"]), "{key} plain: {text:?}");
+            assert_eq!(
+                tok.encode_template(text).unwrap(),
+                ids(&case["ids"]),
+                "{key}: {text:?}"
+            );
+            assert_eq!(
+                tok.encode_plain(text).unwrap(),
+                ids(&case["ids_no_special"]),
+                "{key} plain: {text:?}"
+            );
             if case["roundtrip_ok"].as_bool() == Some(true) {
                 assert_eq!(tok.decode(&ids(&case["ids"])).unwrap(), text);
             }

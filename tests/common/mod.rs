@@ -62,7 +62,10 @@ pub fn model_cache() -> PathBuf {
 /// The installed model file for a catalog name; fails the test with the fix
 /// when it is missing (these tests run the real model, never a stand-in).
 pub fn model_file(name: &str) -> PathBuf {
-    let out = cmdai(&model_cache()).args(["model", "path", name]).output().unwrap();
+    let out = cmdai(&model_cache())
+        .args(["model", "path", name])
+        .output()
+        .unwrap();
     let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     assert!(
         path.is_file(),
@@ -79,7 +82,10 @@ pub fn cache_with_models(tag: &str) -> TempDir {
     let models = t.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
     for name in [SMALL, DEFAULT] {
-        let out = cmdai(&model_cache()).args(["model", "path", name]).output().unwrap();
+        let out = cmdai(&model_cache())
+            .args(["model", "path", name])
+            .output()
+            .unwrap();
         let src = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
         if src.is_file() {
             std::os::unix::fs::symlink(&src, models.join(src.file_name().unwrap())).unwrap();
@@ -100,8 +106,15 @@ pub fn stdout(o: &Output) -> String {
 pub fn assert_one_line_error(o: &Output, code: i32, needle: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "exit code; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err:?}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err:?}"
+    );
     assert!(err.starts_with("cmdai: "), "{err:?}");
     assert!(err.contains(needle), "{err:?} should mention {needle:?}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
 }
