@@ -9,7 +9,7 @@ else
   _cmdai_key=${_cmdai_key:-'\C-g'}
 
   __cmdai_widget() {
-    local request=$READLINE_LINE
+    local request=$READLINE_LINE point=$READLINE_POINT
     if [[ -z ${request//[[:space:]]/} ]]; then
       printf '%s\n' "cmdai: type what you want first, e.g. 'list files by size'" >&2
       return 0
@@ -20,25 +20,32 @@ else
     old_int=$(trap -p INT)
     # Ctrl-C must stop the helper but not reach readline, which would drop
     # the line (no trap) or act on it late (a no-op trap turns the next
-    # space into Enter). So bash ignores SIGINT here, and cmdai, which
-    # inherits that, sets it back to the default as it starts.
+    # space into Enter). So bash ignores SIGINT here; cmdai installs its
+    # own handler and exits with 130.
     trap '' INT
     out=$(command cmdai --widget --shell bash -- "$request" 2>|"$errfile" </dev/null)
     rc=$?
     if [[ -n $old_int ]]; then eval "$old_int"; else trap - INT; fi
-    msg=$(<"$errfile")
-    command rm -f -- "$errfile"
+    # Read and delete in one command substitution: a plain `rm` here would
+    # be a job-controlled foreground process, and after one bash 5.2 leaves
+    # readline treating the next space typed as Enter.
+    msg=$(command cat -- "$errfile"; command rm -f -- "$errfile")
     # Keys typed while waiting (an early Enter) must not run the suggestion.
     local _junk
     while IFS= read -r -s -n 1 -t 0.01 _junk; do :; done
     printf '\r\033[K' >&2
     if ((rc == 0)) && [[ -n $out ]]; then
       READLINE_LINE=$out
+      # READLINE_POINT counts bytes.
       READLINE_POINT=$(LC_ALL=C; printf '%s' "${#out}")
-    elif ((rc > 128)) && [[ -z $msg ]]; then
-      msg="cmdai: interrupted"
-    elif [[ -z $msg ]]; then
-      msg="cmdai: no command (exit $rc)"
+    else
+      READLINE_LINE=$request
+      READLINE_POINT=$point
+      if [[ -z $msg ]] && ((rc > 128)); then
+        msg="cmdai: interrupted"
+      elif [[ -z $msg ]]; then
+        msg="cmdai: no command (exit $rc)"
+      fi
     fi
     if [[ -n $msg ]]; then
       printf '%s\n' "$msg" >&2

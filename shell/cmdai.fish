@@ -25,11 +25,15 @@ function __cmdai_widget --description 'cmdai: replace the request on the command
     if test "$rc" = 0; and test -n "$out"
         commandline -r -- "$out"
         commandline -C (string length -- "$out")
-    else if test -z "$msg"
-        if test "$rc" -gt 128
-            set msg "cmdai: interrupted"
-        else
-            set msg "cmdai: no command (exit $rc)"
+    else
+        # fish clears the line on Ctrl-C: put the request back as typed.
+        commandline -r -- "$request"
+        if test -z "$msg"
+            if test "$rc" -gt 128
+                set msg "cmdai: interrupted"
+            else
+                set msg "cmdai: no command (exit $rc)"
+            end
         end
     end
     if test -n "$msg"

@@ -1,12 +1,22 @@
 use clap::Parser;
 
+extern "C" fn on_interrupt(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(130) }
+}
+
 fn main() {
-    // A shell widget may call us with SIGINT ignored (bash has no other way
-    // to keep its line on Ctrl-C); the helper itself must always be
-    // interruptible.
-    // SAFETY: resetting a signal disposition before any thread exists.
+    // Ctrl-C ends cmdai with exit code 130, the documented "interrupted",
+    // also when the calling shell ignores SIGINT and we inherited that (the
+    // bash widget's way to keep its line on Ctrl-C). A plain exit status
+    // also keeps the calling shell from acting as if it was interrupted.
+    // SAFETY: installing a handler before any thread exists; the handler
+    // only calls the async-signal-safe _exit.
     unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        );
     }
     // A bug must still end in one line the widgets can show, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
