@@ -47,22 +47,19 @@ fn model_path(name: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
 }
 
-/// Runs a child to completion and returns (wall ms, peak RSS MiB, stdout).
-fn run_measured(cmd: &mut Command) -> (f64, f64, String) {
+/// Runs a child to completion; returns (wall ms, stdout).
+fn run_timed(cmd: &mut Command) -> (f64, String) {
     let start = Instant::now();
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.unwrap(), &mut out).unwrap();
-    let mut status = 0;
+    let out = cmd.stderr(std::process::Stdio::null()).output().unwrap();
+    (ms(start), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The largest peak RSS of any child waited for so far, in MiB.
+fn children_peak_rss_mib() -> f64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting for our own child; wait4 fills `usage`.
-    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    (ms(start), usage.ru_maxrss as f64 / 1024.0, out)
+    // SAFETY: getrusage fills the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
 }
 
 fn main() {
@@ -133,7 +130,7 @@ fn main() {
     let cwd = std::env::temp_dir().join("cmdai-bench-cwd");
     let _ = std::fs::create_dir_all(&cwd);
     let one = |req: &str| {
-        run_measured(
+        run_timed(
             Command::new(cmdai_bin())
                 .args(["--model", &name, "--json", "--shell", "bash", "--", req])
                 .current_dir(&cwd),
@@ -141,14 +138,12 @@ fn main() {
     };
     let _ = one(REQUESTS[0]); // builds the prefix cache once
     let mut walls = Vec::new();
-    let mut rss: f64 = 0.0;
     for req in REQUESTS {
         let mut w = Vec::new();
         let mut answer = String::new();
         for _ in 0..runs {
-            let (t, r, out) = one(req);
+            let (t, out) = one(req);
             w.push(t);
-            rss = rss.max(r);
             answer = out;
         }
         let v: serde_json::Value = serde_json::from_str(answer.trim()).unwrap_or_default();
@@ -167,7 +162,10 @@ fn main() {
         "end to end p50, all three".into(),
         format!("{:.0} ms", median(walls)),
     ));
-    rows.push(("peak RSS of one call".into(), format!("{rss:.0} MiB")));
+    rows.push((
+        "peak RSS of one call".into(),
+        format!("{:.0} MiB", children_peak_rss_mib()),
+    ));
 
     if !std::env::args().any(|a| a == "--skip-candle") {
         candle_reference(&path, &tokens, &mut rows);

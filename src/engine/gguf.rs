@@ -89,14 +89,14 @@ impl Gguf {
         let dims = info.shape.dims().to_vec();
         let elems: usize = dims.iter().product();
         let block = info.ggml_dtype.block_size();
-        if elems % block != 0 {
+        if !elems.is_multiple_of(block) {
             return Err(Error::model(format!(
                 "tensor `{name}` has {elems} elements, not a multiple of its block size"
             )));
         }
         let len = elems / block * info.ggml_dtype.type_size();
         let start = self.content.tensor_data_offset as usize + info.offset as usize;
-        let end = start.checked_add(len).unwrap_or(usize::MAX);
+        let end = start.saturating_add(len);
         if end > self.map.len() {
             return Err(Error::model(format!(
                 "model file {} is truncated ({} bytes, tensor `{name}` needs {end}); \

@@ -14,7 +14,7 @@ const QK: usize = 32;
 /// Returns false when the CPU lacks AVX2/FMA (the caller falls back).
 pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ5_0], dst: &mut [f32]) -> bool {
     if !simd_available()
-        || k % QK != 0
+        || !k.is_multiple_of(QK)
         || lhs.len() != m * k
         || w.len() != n * (k / QK)
         || dst.len() != m * n

@@ -115,7 +115,7 @@ impl MappedWeight {
             }
         };
         let align = with_block_type!(t.dtype, T => std::mem::align_of::<T>());
-        if (t.bytes.as_ptr() as usize) % align != 0 {
+        if !(t.bytes.as_ptr() as usize).is_multiple_of(align) {
             return Err(Error::model("model tensor data is misaligned in the file"));
         }
         if cols % t.dtype.block_size() != 0 {

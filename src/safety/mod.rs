@@ -81,7 +81,7 @@ pub fn assess(command: &str) -> Assessment {
     assess_into(command, 0, &mut findings);
     let mut seen = std::collections::HashSet::new();
     findings.retain(|f| seen.insert((f.rule, f.reason.clone())));
-    findings.sort_by(|a, b| b.level.cmp(&a.level));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.level));
     let level = findings.first().map(|f| f.level).unwrap_or(Level::Safe);
     Assessment { level, findings }
 }

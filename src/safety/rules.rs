@@ -363,7 +363,7 @@ pub fn whole_text(src: &str, out: &mut Vec<Finding>) {
     // name(){ name|name& };name  — any name, `function` keyword or not.
     if let Some(def) = compact.find("(){") {
         let name = compact[..def]
-            .rsplit(|c: char| c == ';' || c == '&' || c == '|' || c == '\n')
+            .rsplit([';', '&', '|', '\n'])
             .next()
             .unwrap_or("")
             .trim_start_matches("function");
@@ -521,10 +521,8 @@ pub fn simple(
         }
         "killall5" => find(out, "kill-all", "kills every process"),
         "pkill" | "killall" => find(out, "kill", "stops processes by name"),
-        "history" => {
-            if args.iter().any(|a| a == "-c") {
-                find(out, "history", "erases your shell history");
-            }
+        "history" if args.iter().any(|a| a == "-c") => {
+            find(out, "history", "erases your shell history")
         }
         "ufw" if args.first().is_some_and(|a| a == "disable") => {
             find(out, "firewall", "turns off the firewall")
