@@ -1,6 +1,6 @@
 //! Accuracy on an execution-checked NL→shell set (../shared/eval).
 //!
-//! cargo build --release && cargo run --release --example eval -- \
+//! cargo run --release --example eval -- \
 //!     [--model qwen2.5-coder-1.5b] [--cases ../shared/eval/dev.jsonl] [--only d01,d02]
 //!
 //! Builds the fixture tree, runs the real `cmdai` binary once per case from
@@ -33,6 +33,17 @@ fn main() {
         .unwrap_or(eval_dir.join("dev.jsonl"));
     let model = arg("--model").unwrap_or_else(|| "qwen2.5-coder-1.5b".into());
     let only: Option<Vec<String>> = arg("--only").map(|s| s.split(',').map(String::from).collect());
+    // Always measure the current code: rebuild the binary first.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--bin", "cmdai"])
+        .current_dir(root)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !built {
+        fail("cargo build --release failed");
+    }
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(&e.to_string()));
     let cmdai = exe
         .parent()

@@ -68,6 +68,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     ("print lines 10 to 20 of app.log", "sed -n '10,20p' app.log"),
     ("make deploy.sh executable", "chmod +x deploy.sh"),
+    ("show files in logs changed more than 3 hours ago", "find logs -type f -mmin +180"),
+    ("sort scores.txt from the lowest number to the highest", "sort -n scores.txt"),
+    ("total number of lines in all the markdown files here", "cat *.md | wc -l"),
+    ("find files under bin that anyone may write to", "find bin -type f -perm -o=w"),
     (
         "rename every .jpeg file in this folder to .jpg",
         "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",
@@ -112,11 +116,10 @@ pub fn build(ctx: &Context, request: &str) -> Prompt {
     prefix.push_str("<|im_start|>user\n");
 
     let mut about = String::new();
-    if let Some(cwd) = &ctx.cwd {
-        about.push_str(&format!("Current directory: {}\n", cwd.display()));
-    }
+    // Names only, never the absolute path: given the path, small models
+    // write it into commands that should have been relative.
     if !ctx.listing.is_empty() {
-        about.push_str(&format!("It contains: {}\n", ctx.listing.join(" ")));
+        about.push_str(&format!("Files here: {}\n", ctx.listing.join(" ")));
     }
     let mut turn = Vec::new();
     if !about.is_empty() {
@@ -158,7 +161,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(user[0].contains("/home/u/proj") && user[0].contains("src/ README.md"));
+        assert!(!user[0].contains("/home/u/proj") && user[0].contains("src/ README.md"));
         assert_eq!(user[1], "list files");
         match p.turn.last() {
             Some(Segment::Template(t)) => assert!(t.ends_with(PRIMER)),
