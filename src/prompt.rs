@@ -68,10 +68,22 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     ("print lines 10 to 20 of app.log", "sed -n '10,20p' app.log"),
     ("make deploy.sh executable", "chmod +x deploy.sh"),
-    ("show files in logs changed more than 3 hours ago", "find logs -type f -mmin +180"),
-    ("sort scores.txt from the lowest number to the highest", "sort -n scores.txt"),
-    ("total number of lines in all the markdown files here", "cat *.md | wc -l"),
-    ("find files under bin that anyone may write to", "find bin -type f -perm -o=w"),
+    (
+        "show files in logs changed more than 3 hours ago",
+        "find logs -type f -mmin +180",
+    ),
+    (
+        "sort scores.txt from the lowest number to the highest",
+        "sort -n scores.txt",
+    ),
+    (
+        "total number of lines in all the markdown files here",
+        "cat *.md | wc -l",
+    ),
+    (
+        "find files under bin that anyone may write to",
+        "find bin -type f -perm -o=w",
+    ),
     (
         "rename every .jpeg file in this folder to .jpg",
         "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",

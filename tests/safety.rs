@@ -474,3 +474,17 @@ fn deep_nesting_is_bounded() {
     let quotes = "'\"".repeat(10_000);
     let _ = assess(&quotes);
 }
+
+#[test]
+fn docs_list_every_rule() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/SAFETY.md")).unwrap();
+    for r in RULES {
+        let row = format!("| {} | {} |", r.id, r.level.name());
+        assert!(
+            doc.contains(&row),
+            "docs/SAFETY.md lacks the row for rule {} ({row})",
+            r.id
+        );
+    }
+}

@@ -3,10 +3,12 @@
 
 pub mod gguf;
 pub mod prefix_cache;
+mod q4k;
 mod q5_0;
 pub mod qmatmul;
 pub mod qwen2;
 pub mod sample;
+mod simd;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};

@@ -209,16 +209,15 @@ impl CustomOp1 for MappedWeight {
         let m = xs.len() / k;
         let n = self.rows;
         let mut dst = vec![0f32; m * n];
-        if self.dtype == GgmlDType::Q5_0
-            && crate::engine::q5_0::matmul(m, k, n, xs, self.blocks::<BlockQ5_0>(), &mut dst)
-        {
-            let mut out_dims = dims.to_vec();
-            if let Some(last) = out_dims.last_mut() {
-                *last = n;
-            }
-            return Ok((CpuStorage::F32(dst), Shape::from(out_dims)));
+        // Our own kernels where candle's are slow (see q5_0.rs, q4k.rs).
+        let done = match self.dtype {
+            GgmlDType::Q5_0 => crate::engine::q5_0::matmul(m, k, n, xs, self.blocks(), &mut dst),
+            GgmlDType::Q4K => crate::engine::q4k::matmul(m, k, n, xs, self.blocks(), &mut dst),
+            _ => false,
+        };
+        if !done {
+            with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), xs, self.blocks::<T>(), &mut dst))?;
         }
-        with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), xs, self.blocks::<T>(), &mut dst))?;
         let mut out_dims = dims.to_vec();
         if let Some(last) = out_dims.last_mut() {
             *last = n;

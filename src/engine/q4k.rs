@@ -1,0 +1,155 @@
+//! Q4_K × Q8_K matmul for prefill (several rows at once), with AVX2.
+//!
+//! candle's per-row Q4_K dot product unpacks nibbles and 6-bit scales for
+//! every activation row; during prefill the same weight row meets dozens of
+//! activation rows. Here each weight row is unpacked once per tile of rows
+//! (values as bytes, scales and mins as integers), and the inner loop is
+//! multiply-adds only. Decode (one row) stays on candle's kernel.
+
+use crate::engine::simd::{self, bytes};
+use candle_core::quantized::k_quants::{BlockQ4K, BlockQ8K, GgmlType};
+
+const QK_K: usize = 256;
+
+/// One 256-value block unpacked.
+#[derive(Clone, Copy)]
+struct Block {
+    q: [u8; QK_K],
+    scales: [i16; 8],
+    mins: [i16; 8],
+    d: f32,
+    dmin: f32,
+}
+
+#[derive(Default)]
+struct Unpacked {
+    blocks: Vec<Block>,
+}
+
+/// Prefill only: with a single row, unpacking costs as much as the dot.
+pub const MIN_ROWS: usize = 4;
+
+/// `dst[m×n] = lhs[m×k] · wᵀ`, `w` being `n` rows of `k/256` Q4_K blocks.
+/// Returns false when not applicable (the caller falls back).
+pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ4K], dst: &mut [f32]) -> bool {
+    if m < MIN_ROWS
+        || !simd::available()
+        || !k.is_multiple_of(QK_K)
+        || lhs.len() != m * k
+        || w.len() != n * (k / QK_K)
+        || dst.len() != m * n
+    {
+        return false;
+    }
+    let kb = k / QK_K;
+    let mut q = vec![BlockQ8K::zeros(); m * kb];
+    for (row, out) in lhs.chunks_exact(k).zip(q.chunks_exact_mut(kb)) {
+        BlockQ8K::from_float(row, out);
+    }
+    simd::tiled_matmul(
+        m,
+        n,
+        |c| &w[c * kb..(c + 1) * kb],
+        |r| &q[r * kb..(r + 1) * kb],
+        |row, u: &mut Unpacked| unpack(row, u),
+        // SAFETY: simd::available() was checked above.
+        |u, ys| unsafe { dot(u, ys) },
+        dst,
+    );
+    true
+}
+
+/// ggml's get_scale_min_k4: 6-bit scale and min of sub-block `j`.
+fn scale_min(j: usize, s: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (s[j] & 63, s[j + 4] & 63)
+    } else {
+        (
+            (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
+            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+        )
+    }
+}
+
+fn unpack(xs: &[BlockQ4K], u: &mut Unpacked) {
+    u.blocks.clear();
+    for x in xs {
+        let b = bytes(x); // d: f16 | dmin: f16 | scales: [u8; 12] | qs: [u8; 128]
+        let mut blk = Block {
+            q: [0; QK_K],
+            scales: [0; 8],
+            mins: [0; 8],
+            d: half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            dmin: half::f16::from_le_bytes([b[2], b[3]]).to_f32(),
+        };
+        let (scales, qs) = (&b[4..16], &b[16..144]);
+        for j in 0..8 {
+            let (sc, m) = scale_min(j, scales);
+            blk.scales[j] = sc as i16;
+            blk.mins[j] = m as i16;
+        }
+        // Each 32 bytes hold two sub-blocks: low nibbles, then high nibbles.
+        for chunk in 0..4 {
+            for l in 0..32 {
+                let v = qs[chunk * 32 + l];
+                blk.q[chunk * 64 + l] = v & 0xF;
+                blk.q[chunk * 64 + 32 + l] = v >> 4;
+            }
+        }
+        u.blocks.push(blk);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot(u: &Unpacked, ys: &[BlockQ8K]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm256_setzero_ps();
+    let mut mins = 0f32;
+    for (x, y) in u.blocks.iter().zip(ys) {
+        let yb = bytes(y); // d: f32 | qs: [i8; 256] | bsums: [i16; 16]
+        let yd = f32::from_le_bytes([yb[0], yb[1], yb[2], yb[3]]);
+        let mut sumi = _mm256_setzero_si256();
+        let mut msum = 0i32;
+        for j in 0..8 {
+            let q4 = _mm256_loadu_si256(x.q.as_ptr().add(j * 32) as *const __m256i);
+            let q8 = _mm256_loadu_si256(yb.as_ptr().add(4 + j * 32) as *const __m256i);
+            // u8 × i8 pairs to i16, then × the 6-bit scale and pairs to i32.
+            let p16 = _mm256_maddubs_epi16(q4, q8);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, _mm256_set1_epi16(x.scales[j])));
+            let bsum = |i: usize| i16::from_le_bytes([yb[260 + 2 * i], yb[261 + 2 * i]]) as i32;
+            msum += x.mins[j] as i32 * (bsum(2 * j) + bsum(2 * j + 1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x.d * yd), _mm256_cvtepi32_ps(sumi), acc);
+        mins += x.dmin * yd * msum as f32;
+    }
+    simd::hsum(acc) - mins
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot(_: &Unpacked, _: &[BlockQ8K]) -> f32 {
+    unreachable!("only called after simd::available()")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::simd::testing::{assert_close, random};
+    use candle_core::quantized::k_quants::matmul as reference;
+
+    #[test]
+    fn matches_candles_kernel() {
+        if !simd::available() {
+            return;
+        }
+        let (m, k, n) = (21, 512, 40);
+        let mut w = vec![BlockQ4K::zeros(); n * k / QK_K];
+        BlockQ4K::from_float(&random(n * k, 1.0, 3), &mut w);
+        let lhs = random(m * k, 4.0, 5);
+        let mut want = vec![0f32; m * n];
+        reference::<BlockQ4K>((m, k, n), &lhs, &w, &mut want).unwrap();
+        let mut got = vec![0f32; m * n];
+        assert!(matmul(m, k, n, &lhs, &w, &mut got));
+        assert_close(&got, &want);
+    }
+}

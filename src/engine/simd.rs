@@ -1,0 +1,105 @@
+//! Shared pieces of the hand-written CPU kernels (`q5_0`, `q4k`): feature
+//! detection, raw block access, and the tiled, threaded matmul driver.
+
+use rayon::prelude::*;
+
+/// AVX2 + FMA + F16C, the baseline of every x86-64 CPU from the last decade.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The bytes of a block: candle keeps block fields crate-private, but the
+/// block types are `repr(C)` with sizes candle asserts.
+pub fn bytes<T>(b: &T) -> &[u8] {
+    // SAFETY: plain-old-data blocks; the slice covers exactly one value.
+    unsafe { std::slice::from_raw_parts(b as *const T as *const u8, std::mem::size_of::<T>()) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "f16c")]
+pub unsafe fn f16_at(b: &[u8]) -> f32 {
+    use std::arch::x86_64::*;
+    let bits = u16::from_le_bytes([b[0], b[1]]) as i32;
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)))
+}
+
+/// `dst[m×n]` where `dst[r][c] = dot(unpack(weight row c), act row r)`.
+///
+/// Output columns are split across threads; each worker unpacks a weight
+/// row once per tile of activation rows, so the unpacking is paid m/16
+/// times instead of m times, while the tile's activations stay in L1.
+pub fn tiled_matmul<W, A, U>(
+    m: usize,
+    n: usize,
+    weight_row: impl Fn(usize) -> W + Sync,
+    act_row: impl Fn(usize) -> A + Sync,
+    unpack: impl Fn(W, &mut U) + Sync,
+    dot: impl Fn(&U, A) -> f32 + Sync,
+    dst: &mut [f32],
+) where
+    U: Default + Send,
+{
+    const COLS: usize = 32;
+    const ROWS: usize = 16;
+    let mut cols = vec![0f32; n * m];
+    cols.par_chunks_mut(m * COLS)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let first = chunk * COLS;
+            let ncols = out.len() / m;
+            let mut unpacked = U::default();
+            for r0 in (0..m).step_by(ROWS) {
+                let r1 = (r0 + ROWS).min(m);
+                for j in 0..ncols {
+                    unpack(weight_row(first + j), &mut unpacked);
+                    for r in r0..r1 {
+                        out[j * m + r] = dot(&unpacked, act_row(r));
+                    }
+                }
+            }
+        });
+    for r in 0..m {
+        for c in 0..n {
+            dst[r * n + c] = cols[c * m + r];
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    /// Deterministic values in [-scale/2, scale/2).
+    pub fn random(n: usize, scale: f32, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                ((s >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * scale
+            })
+            .collect()
+    }
+
+    pub fn assert_close(got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}
