@@ -119,7 +119,6 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
     let request = join_words(&args.request, "request")?;
     let request = validate_request(&request)?;
     let settings = Settings::load()?;
-    start_watchdog(args.timeout.unwrap_or(settings.timeout), args.widget);
 
     let shell = match &args.shell {
         Some(s) => Shell::parse(s).unwrap_or(Shell::Bash),
@@ -128,6 +127,8 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
     let may_fetch = !args.widget && std::io::stderr().is_terminal();
     let model_name = args.model.clone().unwrap_or(settings.model.clone());
     let model = resolve_model(&model_name, may_fetch)?;
+    // After a first-use download, which may rightly take minutes.
+    start_watchdog(args.timeout.unwrap_or(settings.timeout), args.widget);
     let device = engine::select_device(args.device.as_deref().unwrap_or(&settings.device))?;
     let mut engine = Engine::load(&model.path, model.id, &device)?;
 

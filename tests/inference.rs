@@ -230,3 +230,16 @@ fn special_token_text_in_a_request_is_only_text() {
         "special text must not collapse to single tokens"
     );
 }
+
+#[test]
+fn the_helper_enforces_its_own_timeout() {
+    model_file(SMALL);
+    // A cold prefix cache takes seconds to build: longer than the limit.
+    let cache = cache_with_models("timeout");
+    let o = cmdai(cache.path())
+        .args(["--model", SMALL, "--widget", "--timeout", "1", "--", HIDDEN])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, 1, "no answer within 1s");
+    assert!(stdout(&o).is_empty());
+}

@@ -17,6 +17,21 @@ pub fn available() -> bool {
     }
 }
 
+/// AVX-512 with VNNI (Zen 4, Ice Lake and newer servers).
+pub fn avx512_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        available()
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The bytes of a block: candle keeps block fields crate-private, but the
 /// block types are `repr(C)` with sizes candle asserts.
 pub fn bytes<T>(b: &T) -> &[u8] {
@@ -36,8 +51,17 @@ pub unsafe fn f16_at(b: &[u8]) -> f32 {
 #[target_feature(enable = "avx2")]
 pub unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
     use std::arch::x86_64::*;
-    let sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    let sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    hsum128(_mm_add_ps(
+        _mm256_castps256_ps128(v),
+        _mm256_extractf128_ps(v, 1),
+    ))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn hsum128(v: std::arch::x86_64::__m128) -> f32 {
+    use std::arch::x86_64::*;
+    let sum = _mm_add_ps(v, _mm_movehl_ps(v, v));
     _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)))
 }
 
