@@ -16,9 +16,6 @@ const QK_K: usize = 256;
 struct Block {
     q: [u8; QK_K],
     scales: [i16; 8],
-    /// The scales of sub-blocks 2p and 2p+1, each repeated over 8 lanes:
-    /// what the AVX-512 kernel multiplies 64 values' partial sums by.
-    pair_scales: [[i32; 16]; 4],
     mins: [i16; 8],
     d: f32,
     dmin: f32,
@@ -50,21 +47,14 @@ pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ4K], dst: &m
         BlockQ8K::from_float(row, out);
     }
     let sums = sub_block_sums(&q);
-    let vnni = simd::avx512_vnni();
     simd::tiled_matmul(
         m,
         n,
         |c| &w[c * kb..(c + 1) * kb],
         |r| (&q[r * kb..(r + 1) * kb], &sums[r * kb..(r + 1) * kb]),
         |row, u: &mut Unpacked| unpack(row, u),
-        // SAFETY: the CPU features of each kernel were checked above.
-        |u, ys| unsafe {
-            if vnni {
-                dot_vnni(u, ys)
-            } else {
-                dot(u, ys)
-            }
-        },
+        // SAFETY: simd::available() was checked above.
+        |u, ys| unsafe { dot(u, ys) },
         dst,
     );
     true
@@ -101,7 +91,6 @@ fn unpack(xs: &[BlockQ4K], u: &mut Unpacked) {
         let mut blk = Block {
             q: [0; QK_K],
             scales: [0; 8],
-            pair_scales: [[0; 16]; 4],
             mins: [0; 8],
             d: half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
             dmin: half::f16::from_le_bytes([b[2], b[3]]).to_f32(),
@@ -111,7 +100,6 @@ fn unpack(xs: &[BlockQ4K], u: &mut Unpacked) {
             let (sc, m) = scale_min(j, scales);
             blk.scales[j] = sc as i16;
             blk.mins[j] = m as i16;
-            blk.pair_scales[j / 2][(j % 2) * 8..(j % 2) * 8 + 8].fill(sc as i32);
         }
         // Each 32 bytes hold two sub-blocks: low nibbles, then high nibbles.
         for chunk in 0..4 {
@@ -164,36 +152,6 @@ unsafe fn dot(u: &Unpacked, (ys, sums): (&[BlockQ8K], &[[i16; 8]])) -> f32 {
     simd::hsum(acc) - simd::hsum128(acc_min)
 }
 
-/// The same with AVX-512 VNNI: one instruction multiplies and sums 64
-/// byte pairs, where AVX2 needs two for 32.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-unsafe fn dot_vnni(u: &Unpacked, (ys, sums): (&[BlockQ8K], &[[i16; 8]])) -> f32 {
-    use std::arch::x86_64::*;
-    let mut acc = _mm512_setzero_ps();
-    let mut acc_min = _mm_setzero_ps();
-    for ((x, y), s) in u.blocks.iter().zip(ys).zip(sums) {
-        let yb = bytes(y); // d: f32 | qs: [i8; 256] | bsums: [i16; 16]
-        let yd = f32::from_le_bytes([yb[0], yb[1], yb[2], yb[3]]);
-        let mut sumi = _mm512_setzero_si512();
-        for p in 0..4 {
-            let q4 = _mm512_loadu_si512(x.q.as_ptr().add(p * 64) as *const _);
-            let q8 = _mm512_loadu_si512(yb.as_ptr().add(4 + p * 64) as *const _);
-            let part = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q4, q8);
-            let sc = _mm512_loadu_si512(x.pair_scales[p].as_ptr() as *const _);
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(part, sc));
-        }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(x.d * yd), _mm512_cvtepi32_ps(sumi), acc);
-        acc_min = add_mins(acc_min, x, s, yd);
-    }
-    _mm512_reduce_add_ps(acc) - simd::hsum128(acc_min)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_vnni(_: &Unpacked, _: (&[BlockQ8K], &[[i16; 8]])) -> f32 {
-    unreachable!("only called after simd::avx512_vnni()")
-}
-
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot(_: &Unpacked, _: (&[BlockQ8K], &[[i16; 8]])) -> f32 {
     unreachable!("only called after simd::available()")
@@ -220,25 +178,18 @@ mod tests {
         assert!(matmul(m, k, n, &lhs, &w, &mut got));
         assert_close(&got, &want);
 
-        // Both kernels, whichever the CPU would pick.
+        // The dot product on its own, for one row.
         let kb = k / QK_K;
         let mut q = vec![BlockQ8K::zeros(); kb];
         BlockQ8K::from_float(&lhs[..k], &mut q);
         let sums = sub_block_sums(&q);
         let mut u = Unpacked::default();
         unpack(&w[..kb], &mut u);
-        let avx2 = unsafe { dot(&u, (&q, &sums)) };
+        let one = unsafe { dot(&u, (&q, &sums)) };
         assert!(
-            (avx2 - want[0]).abs() <= 1e-3 * want[0].abs().max(1.0),
-            "{avx2} vs {}",
+            (one - want[0]).abs() <= 1e-3 * want[0].abs().max(1.0),
+            "{one} vs {}",
             want[0]
         );
-        if simd::avx512_vnni() {
-            let vnni = unsafe { dot_vnni(&u, (&q, &sums)) };
-            assert!(
-                (vnni - avx2).abs() <= 1e-4 * avx2.abs().max(1.0),
-                "{vnni} vs {avx2}"
-            );
-        }
     }
 }

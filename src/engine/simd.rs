@@ -17,21 +17,6 @@ pub fn available() -> bool {
     }
 }
 
-/// AVX-512 with VNNI (Zen 4, Ice Lake and newer servers).
-pub fn avx512_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        available()
-            && is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The bytes of a block: candle keeps block fields crate-private, but the
 /// block types are `repr(C)` with sizes candle asserts.
 pub fn bytes<T>(b: &T) -> &[u8] {
