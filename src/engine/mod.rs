@@ -50,7 +50,8 @@ pub struct Generation {
     pub prefix_tokens: usize,
     pub request_tokens: usize,
     pub generated_tokens: usize,
-    /// "hit", "built" or "off".
+    /// "hit" (loaded from disk), "built" (computed and saved), "unsaved"
+    /// (computed; the cache dir is not writable) or "off".
     pub prefix_cache: &'static str,
 }
 
@@ -112,10 +113,6 @@ impl Engine {
             stop_ids,
             load_ms: ms(start),
         })
-    }
-
-    pub fn tokenizer(&mut self) -> &mut tokenizer::Tokenizer {
-        &mut self.tokenizer
     }
 
     /// Runs the prompt and decodes until `done` says the answer is complete,
