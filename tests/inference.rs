@@ -212,6 +212,42 @@ fn prompt_injection_never_hands_over_a_critical_command() {
             other => panic!("unexpected exit {other:?}: {}", stderr(&o)),
         }
     }
+
+    // A request that is already a command comes back unchanged, so this one
+    // deterministically yields a critical command: the widget must refuse it.
+    let widget = |allow: &str| {
+        cmdai(cache.path())
+            .env("CMDAI_ALLOW_CRITICAL", allow)
+            .args([
+                "--model",
+                DEFAULT,
+                "--widget",
+                "--timeout",
+                "900",
+                "--shell",
+                "bash",
+                "--",
+                "rm -rf ~",
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = widget("");
+    assert_one_line_error(
+        &o,
+        4,
+        "blocked `rm -rf ~`: it recursively deletes your home directory",
+    );
+    assert!(stdout(&o).is_empty(), "the buffer must stay as typed");
+    // Allowed by the user's setting: handed over, with the warning.
+    let o = widget("1");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "rm -rf ~");
+    assert!(stderr(&o).contains("critical risk"), "{}", stderr(&o));
+    // --json carries the same assessment as `cmdai check`.
+    let v = json(&generate(cache.path(), DEFAULT, "rm -rf ~", &[]));
+    assert_eq!(v["risk"], "critical");
+    assert_eq!(v["reasons"][0], "recursively deletes your home directory");
 }
 
 #[test]
