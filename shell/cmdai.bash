@@ -19,9 +19,8 @@ else
     errfile=$(command mktemp "${TMPDIR:-/tmp}/cmdai.XXXXXX") || return 0
     old_int=$(trap -p INT)
     # Ctrl-C must stop the helper but not reach readline, which would drop
-    # the line (no trap) or act on it late (a no-op trap turns the next
-    # space into Enter). So bash ignores SIGINT here; cmdai installs its
-    # own handler and exits with 130.
+    # the line. So bash ignores SIGINT for the call; cmdai, inheriting that,
+    # installs its own handler and exits with 130.
     trap '' INT
     out=$(command cmdai --widget --shell bash -- "$request" 2>|"$errfile" </dev/null)
     rc=$?
