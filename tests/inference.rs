@@ -20,6 +20,11 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad json {e}: {}", stdout(o)))
 }
 
+/// How the small model's run for HIDDEN got its prefix: "hit", "built", …
+fn prefix_cache(cache: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    json(&generate(cache, SMALL, HIDDEN, extra))["prefix_cache"].clone()
+}
+
 fn assert_lists_hidden(cmd: &str) {
     let words: Vec<&str> = cmd.split_whitespace().collect();
     assert_eq!(words.first(), Some(&"ls"), "{cmd}");
@@ -80,37 +85,19 @@ fn small_model_answers_and_prefix_cache_is_reused_then_rebuilt_when_corrupt() {
 
     // Truncated and garbage files are rebuilt too.
     std::fs::write(&kv[0], &bytes[..bytes.len() / 3]).unwrap();
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &[]))["prefix_cache"],
-        "built"
-    );
+    assert_eq!(prefix_cache(cache.path(), &[]), "built");
     std::fs::write(&kv[0], b"garbage").unwrap();
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &[]))["prefix_cache"],
-        "built"
-    );
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &[]))["prefix_cache"],
-        "hit"
-    );
+    assert_eq!(prefix_cache(cache.path(), &[]), "built");
+    assert_eq!(prefix_cache(cache.path(), &[]), "hit");
 }
 
 #[test]
 fn a_different_shell_gets_its_own_prefix_cache() {
     model_file(SMALL);
     let cache = cache_with_models("shells");
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &["--shell", "bash"]))["prefix_cache"],
-        "built"
-    );
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &["--shell", "fish"]))["prefix_cache"],
-        "built"
-    );
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &["--shell", "bash"]))["prefix_cache"],
-        "hit"
-    );
+    assert_eq!(prefix_cache(cache.path(), &["--shell", "bash"]), "built");
+    assert_eq!(prefix_cache(cache.path(), &["--shell", "fish"]), "built");
+    assert_eq!(prefix_cache(cache.path(), &["--shell", "bash"]), "hit");
 }
 
 #[test]
@@ -142,10 +129,7 @@ fn two_processes_at_once() {
     let (a, b) = (json(&a), json(&b));
     assert_eq!(a["cmd"], b["cmd"]);
     // Whatever they raced to write is a valid cache now.
-    assert_eq!(
-        json(&generate(cache.path(), SMALL, HIDDEN, &[]))["prefix_cache"],
-        "hit"
-    );
+    assert_eq!(prefix_cache(cache.path(), &[]), "hit");
 }
 
 #[test]
