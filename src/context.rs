@@ -46,6 +46,29 @@ impl Shell {
     }
 }
 
+/// Whose flags the standard tools take: they differ (`find -perm /m` vs
+/// `+m`, `sed -i` vs `sed -i ''`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Userland {
+    Gnu,
+    Bsd,
+}
+
+impl Userland {
+    pub fn of_this_system() -> Userland {
+        if cfg!(any(
+            target_os = "macos",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd"
+        )) {
+            Userland::Bsd
+        } else {
+            Userland::Gnu
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Context {
     pub shell: Shell,

@@ -13,6 +13,8 @@ pub enum Kind {
     Usage,
     /// The model is not installed, or its file is unreadable or corrupt (exit 3).
     Model,
+    /// The model is installed but its prompt cache is not built yet (exit 3).
+    NotReady,
     /// Safety refused to hand over a critical command (exit 4).
     Blocked,
     /// Interrupted by the user (exit 130).
@@ -26,7 +28,7 @@ impl Kind {
         match self {
             Kind::NoCommand | Kind::Other => 1,
             Kind::Usage => 2,
-            Kind::Model => 3,
+            Kind::Model | Kind::NotReady => 3,
             Kind::Blocked => 4,
             Kind::Interrupted => 130,
         }

@@ -1,40 +1,45 @@
 //! Model text → exactly one command.
 //!
-//! The answer is primed with `{"cmd": "`, so normally the model writes the
-//! JSON string's body and `"}`. Small models sometimes wander (a code fence,
-//! a `$ ` prompt, a sentence); the fallbacks recover a command where one is
-//! clearly there and refuse prose.
+//! The answer is primed with an opening code fence (```` ```bash ````), so the
+//! model writes the command verbatim and then a closing fence on its own line.
+//! Nothing inside a fence is escaped, so any command a shell accepts, with any
+//! quotes, backslashes or braces, comes through byte for byte. (A primed JSON
+//! string did not: the first unescaped `"` in `grep -l "x" …` ended it.)
+//! Small models sometimes wander (a `$ ` prompt, a sentence); the fallbacks
+//! recover a command where one is clearly there and refuse prose.
 
 use crate::error::{Error, Kind, Result};
 
-/// Byte offset of the quote that closes the primed JSON string, if written.
-fn closing_quote(text: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return Some(i),
-            _ => {}
-        }
+const FENCE: &str = "```";
+
+/// Byte offset where the command ends: the start of the closing fence line.
+fn closing_fence(text: &str) -> Option<usize> {
+    if text.starts_with(FENCE) {
+        return Some(0);
     }
-    None
+    text.find("\n```").map(|i| i + 1)
 }
 
-/// True once the model has closed the JSON string: decoding can stop.
+/// True once the model has closed the fence: decoding can stop.
 pub fn is_complete(text: &str) -> bool {
-    closing_quote(text).is_some()
+    closing_fence(text).is_some()
 }
 
 /// The command in `text`, the model's continuation after the primer.
 pub fn command(text: &str) -> Result<String> {
-    let cmd = match closing_quote(text) {
-        Some(end) => serde_json::from_str::<String>(&format!("\"{}\"", &text[..end]))
-            .ok()
-            .unwrap_or_else(|| text[..end].to_string()),
-        None => fallback(text),
-    };
-    let cmd = cmd.trim().trim_start_matches("$ ").trim().to_string();
+    // Without a closing fence (token limit or end of turn) the text so far
+    // is the answer.
+    let body = &text[..closing_fence(text).unwrap_or(text.len())];
+    let lines: Vec<&str> = body
+        .lines()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    let mut cmd = lines.join("\n");
+    if let Some(rest) = cmd.strip_prefix("$ ") {
+        cmd = rest.to_string();
+    }
+    let cmd = cmd.trim().to_string();
     if cmd.is_empty() {
         return Err(Error::new(
             Kind::NoCommand,
@@ -48,26 +53,6 @@ pub fn command(text: &str) -> Result<String> {
         ));
     }
     Ok(cmd)
-}
-
-/// The string was never closed (token limit, or the model left the format):
-/// take a fenced block or the first command-looking line.
-fn fallback(text: &str) -> String {
-    if let Some(start) = text.find("```") {
-        let body = &text[start + 3..];
-        // Skip the language tag line (```bash).
-        let body = body.split_once('\n').map(|(_, b)| b).unwrap_or(body);
-        let body = body.split("```").next().unwrap_or("");
-        if let Some(line) = body.lines().map(str::trim).find(|l| !l.is_empty()) {
-            return line.to_string();
-        }
-    }
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .trim_end_matches("\"}")
-        .to_string()
 }
 
 fn looks_like_prose(cmd: &str) -> bool {
@@ -96,40 +81,64 @@ fn looks_like_prose(cmd: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Commands a shell accepts that a JSON string protocol mangled.
+    pub const AWKWARD: &[&str] = &[
+        r#"grep -l "hello" -r ."#,
+        r#"echo "a \"quoted\" word" | tr a-z A-Z"#,
+        r#"cut -d " " -f 2 list"#,
+        r"find . -type d -empty -exec rmdir {} \;",
+        r"find . \( -name '*.c' -o -name '*.h' \) -print",
+        r"sed -n '7p' f",
+        r#"awk -F'\t' '{print $1 "\\" $2}' t.tsv"#,
+        r"grep -E '^[0-9]+\.[0-9]+$' v",
+        r#"for f in *.jpeg; do mv -- "$f" "${f%.jpeg}.jpg"; done"#,
+        r#"printf '%s\n' "$HOME" '$HOME' `date` $(pwd)"#,
+        "echo '}' \"}\" '```' ok",
+    ];
+
     #[test]
-    fn json_body_is_unescaped() {
-        assert_eq!(command(r#"ls -la"}"#).unwrap(), "ls -la");
-        assert_eq!(
-            command(r#"grep -r \"a b\" . | wc -l"}"#).unwrap(),
-            r#"grep -r "a b" . | wc -l"#
-        );
-        assert_eq!(command(r#"printf 'a\\tb'"}"#).unwrap(), r"printf 'a\tb'");
+    fn any_command_comes_through_byte_exact() {
+        for cmd in AWKWARD {
+            for tail in ["\n```", "\n```\n", "\n```<|im_end|>", "\n```\nThis lists…"] {
+                let text = format!("{cmd}{tail}");
+                assert!(is_complete(&text), "{text}");
+                assert_eq!(command(&text).unwrap(), *cmd, "from {text:?}");
+            }
+            // Cut off by the token limit or an end-of-turn token: same command.
+            assert_eq!(command(cmd).unwrap(), *cmd);
+            assert!(!is_complete(cmd));
+        }
     }
 
     #[test]
-    fn completion_needs_an_unescaped_quote() {
-        assert!(!is_complete(r#"echo \"hi"#));
-        assert!(is_complete(r#"echo \"hi\""}"#));
-        assert!(is_complete(r#"ls""#));
+    fn completion_needs_a_fence_at_the_start_of_a_line() {
+        assert!(!is_complete("echo '```'"));
+        assert!(!is_complete("ls -la"));
+        assert!(is_complete("ls\n```"));
+        assert!(is_complete("```"));
     }
 
     #[test]
-    fn fallbacks() {
+    fn multi_line_answers_keep_their_lines_and_drop_comments() {
         assert_eq!(
-            command("```bash\nfind . -name '*.rs'\n```").unwrap(),
-            "find . -name '*.rs'"
+            command("# make it\nmkdir -p a/b\ncd a/b\n```").unwrap(),
+            "mkdir -p a/b\ncd a/b"
         );
-        assert_eq!(command("$ df -h\n").unwrap(), "df -h");
-        assert_eq!(command("\n  uptime").unwrap(), "uptime");
+    }
+
+    #[test]
+    fn prompt_sign_is_dropped() {
+        assert_eq!(command("$ df -h\n```").unwrap(), "df -h");
+        assert_eq!(command("\n  uptime\n```").unwrap(), "uptime");
     }
 
     #[test]
     fn refuses_empty_and_prose() {
-        assert_eq!(command("\"}").unwrap_err().kind, Kind::NoCommand);
+        assert_eq!(command("```").unwrap_err().kind, Kind::NoCommand);
         assert_eq!(command("   ").unwrap_err().kind, Kind::NoCommand);
         let e = command("I cannot help with that request because it is unclear.").unwrap_err();
         assert_eq!(e.kind, Kind::NoCommand);
         // Commands that start with a capitalised word are still commands.
-        assert!(command("To=1 make -j4\"}").is_ok());
+        assert!(command("To=1 make -j4\n```").is_ok());
     }
 }

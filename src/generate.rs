@@ -3,7 +3,7 @@
 
 use crate::cli::{join_words, GenerateArgs};
 use crate::config::Settings;
-use crate::context::{Context, Shell};
+use crate::context::{Context, Shell, Userland};
 use crate::engine::{self, Engine, GenOptions};
 use crate::error::{Error, Kind, Result};
 use crate::models::{catalog, fetch, store};
@@ -134,7 +134,7 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
 
     let ctx = Context::gather(shell);
     let prompt = crate::prompt::build(&ctx, request);
-    let opts = GenOptions {
+    let mut opts = GenOptions {
         max_tokens: args
             .max_tokens
             .unwrap_or(settings.max_tokens)
@@ -142,9 +142,32 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
         temperature: args.temperature.max(0.0),
         seed: args.seed,
         cache_dir: store::kv_dir().ok(),
+        may_build_prefix: false,
     };
-    let generation = engine.generate(&prompt, &opts, crate::extract::is_complete)?;
+    let complete = crate::extract::is_complete;
+    let generation = match engine.generate(&prompt, &opts, complete) {
+        Err(e) if e.kind == Kind::NotReady && args.widget && crate::prepare::can_save() => {
+            return Err(crate::prepare::start_in_background(&model_name))
+        }
+        // A person at a terminal sees the one-time preparation's progress.
+        Err(e) if e.kind == Kind::NotReady && std::io::stderr().is_terminal() => {
+            match crate::prepare::build(&mut engine, &model_name, false) {
+                Ok(_) => engine.generate(&prompt, &opts, complete)?,
+                // An unwritable cache dir: answer anyway, just slowly.
+                Err(_) => {
+                    opts.may_build_prefix = true;
+                    engine.generate(&prompt, &opts, complete)?
+                }
+            }
+        }
+        Err(e) if e.kind == Kind::NotReady => {
+            opts.may_build_prefix = true;
+            engine.generate(&prompt, &opts, complete)?
+        }
+        other => other?,
+    };
     let cmd = crate::extract::command(&generation.text)?;
+    let cmd = crate::ground::adapt(&cmd, request, Userland::of_this_system());
     let assessment = safety::assess(&cmd);
 
     if args.json {
@@ -155,7 +178,7 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
             "reasons": assessment.reasons(),
             "model": model_name,
             "shell": shell.name(),
-            "prefix_cache": generation.prefix_cache,
+            "prefix_cache": generation.prefix_cache.name(),
             "tokens": {
                 "prefix": generation.prefix_tokens,
                 "request": generation.request_tokens,

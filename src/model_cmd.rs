@@ -15,13 +15,24 @@ fn spec(name: Option<&str>) -> Result<&'static ModelSpec> {
     })
 }
 
+fn resolve(spec: &ModelSpec) -> Result<crate::generate::ResolvedModel> {
+    crate::generate::resolve_model(spec.name, false)
+}
+
 pub fn run(action: ModelAction) -> Result<()> {
     match action {
         ModelAction::Fetch { name, source } => {
             let spec = spec(name.as_deref())?;
             let source = fetch::Source::parse(&source).unwrap_or(fetch::Source::Auto);
             let path = fetch::fetch(spec, source)?;
+            crate::prepare::prepare(&resolve(spec)?, spec.name, false)?;
             println!("{}", path.display());
+        }
+        ModelAction::Prepare { name, quiet } => {
+            // A path to a .gguf file works too, like everywhere else.
+            let name = name.unwrap_or_else(|| DEFAULT_MODEL.to_string());
+            let model = crate::generate::resolve_model(&name, false)?;
+            crate::prepare::prepare(&model, &name, quiet)?;
         }
         ModelAction::List => {
             for m in CATALOG {

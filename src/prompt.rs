@@ -7,9 +7,11 @@
 
 use crate::context::{Context, Shell};
 
-/// The assistant's answer starts with this, so the model writes only the
-/// command and the closing `"}`.
-pub const PRIMER: &str = "{\"cmd\": \"";
+/// The assistant's answer opens a code fence for the target shell, so the
+/// model writes only the command, verbatim, then the closing fence.
+pub fn primer(shell: Shell) -> String {
+    format!("```{}\n", shell.name())
+}
 
 pub enum Segment {
     /// Our own template text; special tokens are honoured.
@@ -23,66 +25,77 @@ pub struct Prompt {
     pub turn: Vec<Segment>,
 }
 
-/// Worked examples: broad coverage of everyday idioms (find, grep, sed, awk,
-/// sort/uniq, tar, ps, du, xargs), written for this prompt.
+/// Worked examples in every prompt (the cached prefix): everyday idioms and
+/// the conventions a small model gets wrong without them (a count prints
+/// only the number, hours are `-mmin`, "not in subdirectories" is
+/// `-maxdepth 1`, numbers sort with `-n`). Invented names, written for
+/// cmdai.
 const EXAMPLES: &[(&str, &str)] = &[
-    (
-        "list all files here including hidden ones, with sizes",
-        "ls -lah",
-    ),
+    ("list all files here including hidden ones, with sizes", "ls -lah"),
     (
         "find pdfs bigger than 10MB modified this week",
         "find . -type f -name '*.pdf' -size +10M -mtime -7",
     ),
+    ("files modified in the last 3 hours", "find . -type f -mmin -180"),
     (
-        "show disk usage of each folder here sorted by size",
-        "du -sh -- */ | sort -h",
+        "list files only in this directory, not in subdirectories",
+        "find . -maxdepth 1 -type f",
     ),
     (
-        "search for TODO in all python files under src, with line numbers",
-        "grep -rn --include='*.py' 'TODO' src",
+        "delete .tmp files older than 7 days",
+        "find . -type f -name '*.tmp' -mtime +7 -delete",
+    ),
+    ("count lines in server.log", "wc -l < server.log"),
+    (
+        "how many lines in server.log contain ERROR",
+        "grep -c 'ERROR' server.log",
     ),
     (
-        "replace foo with bar in config.ini",
-        "sed -i 's/foo/bar/g' config.ini",
+        "total number of lines across all .py files",
+        "find . -type f -name '*.py' -exec cat {} + | wc -l",
     ),
     (
-        "sum the third column of data.csv",
-        "awk -F, '{s += $3} END {print s}' data.csv",
-    ),
-    ("how many lines are in notes.txt", "wc -l < notes.txt"),
-    (
-        "show the 5 most common words in words.txt with their counts",
-        "sort words.txt | uniq -c | sort -rn | head -n 5",
+        "list files in the current directory tree that contain password",
+        "grep -rl 'password' .",
     ),
     (
-        "compress the logs directory into logs.tar.gz",
-        "tar -czf logs.tar.gz logs",
+        "show the 5 largest files under the current directory recursively",
+        "find . -type f -printf '%s %p\\n' | sort -rn | head -n 5",
     ),
-    ("list what is inside backup.tar", "tar -tf backup.tar"),
-    ("kill every process named node", "pkill node"),
-    ("which process is listening on port 8080", "lsof -i :8080"),
+    ("sort sizes.txt numerically", "sort -n sizes.txt"),
     (
-        "delete empty files in the tmp folder but not in its subfolders",
-        "find tmp -maxdepth 1 -type f -empty -delete",
-    ),
-    ("print lines 10 to 20 of app.log", "sed -n '10,20p' app.log"),
-    ("make deploy.sh executable", "chmod +x deploy.sh"),
-    (
-        "show files in logs changed more than 3 hours ago",
-        "find logs -type f -mmin +180",
+        "show the 10 most common words in speech.txt",
+        "tr -s ' ' '\\n' < speech.txt | sort | uniq -c | sort -rn | head -n 10",
     ),
     (
-        "sort scores.txt from the lowest number to the highest",
-        "sort -n scores.txt",
+        "replace every occurrence of foo with bar in settings.conf",
+        "sed -i 's/foo/bar/g' settings.conf",
+    ),
+    ("print lines 10 to 20 of server.log", "sed -n '10,20p' server.log"),
+    ("show the first 15 lines of changelog.md", "head -n 15 changelog.md"),
+    (
+        "sum the numbers in the third column of inventory.csv",
+        "awk -F, '{s+=$3} END {print s}' inventory.csv",
     ),
     (
-        "total number of lines in all the markdown files here",
-        "cat *.md | wc -l",
+        "create a gzipped tarball of the website directory",
+        "tar -czf website.tar.gz website",
     ),
+    ("list what is inside release.tar.gz", "tar -tzf release.tar.gz"),
+    ("make run.sh executable", "chmod +x run.sh"),
     (
         "find files under bin that anyone may write to",
         "find bin -type f -perm -o=w",
+    ),
+    (
+        "list folder sizes in the current directory, largest first",
+        "du -sh */ | sort -rh",
+    ),
+    ("which process is using port 8080", "lsof -i :8080"),
+    ("stop every process named node", "pkill node"),
+    (
+        "delete draft1.md and draft2.md in the notes_old folder",
+        "rm notes_old/draft1.md notes_old/draft2.md",
     ),
     (
         "rename every .jpeg file in this folder to .jpg",
@@ -90,23 +103,19 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
 ];
 
-fn system_prompt(shell: Shell, os: &str) -> String {
-    let syntax = match shell {
-        Shell::Fish => "fish syntax (no `$(...)` in old fish: use `(...)`; `set` instead of `=`)",
-        Shell::Zsh => "zsh syntax",
-        Shell::Bash => "bash syntax",
-        Shell::Sh => "POSIX sh syntax",
-    };
+/// The same for every shell, so one cached prefix serves them all: the
+/// shell is named by the answer's code fence, after the prefix.
+fn system_prompt(os: &str) -> String {
     format!(
-        "You translate a request into exactly one shell command for {shell} on {os}.\n\
+        "You translate a request into exactly one shell command for {os}.\n\
          Rules:\n\
-         - Reply with JSON only: {{\"cmd\": \"<command>\"}}. No explanation.\n\
-         - One line. Join steps with pipes, && or ;. Use {syntax}.\n\
-         - Use standard tools: coreutils, findutils, grep, sed, awk, tar, ps.\n\
+         - Answer with the command alone in one code block. No explanation.\n\
+         - Use the syntax of the shell the code block names (bash, zsh, fish or sh).\n\
+         - One line. Join steps with pipes, && or ;.\n\
          - Paths and names in the request are relative to the current directory unless absolute: use them exactly as written. Use `.` when no place is named.\n\
-         - Do exactly what is asked: no sudo, no extra flags, no extra output.\n\
-         - If the request already is a command, return it unchanged.",
-        shell = shell.name(),
+         - Do exactly what is asked, nothing more: no sudo, no extra flags, no extra output.\n\
+         - When asked how many, print only the number.\n\
+         - If the request already is a command, return it unchanged."
     )
 }
 
@@ -114,35 +123,46 @@ fn turn(role: &str, text: &str) -> String {
     format!("<|im_start|>{role}\n{text}<|im_end|>\n")
 }
 
+/// A worked example's answer. Examples are bash: most commands read the
+/// same in every shell, and the fence of the real answer names its shell.
 fn answer(cmd: &str) -> String {
-    // serde_json escapes exactly like the model is asked to.
-    format!("{{\"cmd\": {}}}", serde_json::Value::from(cmd))
+    format!("{}{cmd}\n```", primer(Shell::Bash))
 }
 
-pub fn build(ctx: &Context, request: &str) -> Prompt {
-    let mut prefix = turn("system", &system_prompt(ctx.shell, ctx.os));
+/// The worked examples every prompt shows, as (request, command).
+pub fn examples() -> &'static [(&'static str, &'static str)] {
+    EXAMPLES
+}
+
+/// The part of every prompt that does not depend on the request, the
+/// directory or the shell: its KV cache is computed once per model.
+pub fn prefix(os: &str) -> String {
+    let mut prefix = turn("system", &system_prompt(os));
     for (q, a) in EXAMPLES {
         prefix.push_str(&turn("user", q));
         prefix.push_str(&turn("assistant", &answer(a)));
     }
-    prefix.push_str("<|im_start|>user\n");
+    prefix
+}
 
-    let mut about = String::new();
+pub fn build(ctx: &Context, request: &str) -> Prompt {
+    let prefix = prefix(ctx.os);
+    let mut turns = vec![Segment::Template("<|im_start|>user\n".into())];
     // Names only, never the absolute path: given the path, small models
     // write it into commands that should have been relative.
-    if !ctx.listing.is_empty() {
-        about.push_str(&format!("Files here: {}\n", ctx.listing.join(" ")));
+    if !ctx.listing.is_empty() && std::env::var_os("CMDAI_EXP_NOLIST").is_none() {
+        turns.push(Segment::User(format!("Files here: {}\n", ctx.listing.join(" "))));
+        turns.push(Segment::Template("Request: ".into()));
     }
-    let mut turn = Vec::new();
-    if !about.is_empty() {
-        turn.push(Segment::User(about));
-        turn.push(Segment::Template("Request: ".into()));
-    }
-    turn.push(Segment::User(request.to_string()));
-    turn.push(Segment::Template(format!(
-        "<|im_end|>\n<|im_start|>assistant\n{PRIMER}"
+    turns.push(Segment::User(request.to_string()));
+    turns.push(Segment::Template(format!(
+        "<|im_end|>\n<|im_start|>assistant\n{}",
+        primer(ctx.shell)
     )));
-    Prompt { prefix, turn }
+    Prompt {
+        prefix,
+        turn: turns,
+    }
 }
 
 #[cfg(test)]
@@ -160,10 +180,10 @@ mod tests {
 
     #[test]
     fn request_and_context_come_after_the_prefix() {
-        let p = build(&ctx(), "list files");
+        let p = build(&ctx(), "play a sound");
         assert!(p.prefix.starts_with("<|im_start|>system\n"));
-        assert!(p.prefix.contains("zsh on Linux"));
-        assert!(!p.prefix.contains("list files"));
+        assert!(p.prefix.contains("command for Linux"));
+        assert!(!p.prefix.contains("play a sound"));
         assert!(!p.prefix.contains("/home/u/proj"));
         let user: Vec<&str> = p
             .turn
@@ -174,25 +194,31 @@ mod tests {
             })
             .collect();
         assert!(!user[0].contains("/home/u/proj") && user[0].contains("src/ README.md"));
-        assert_eq!(user[1], "list files");
+        assert_eq!(user[1], "play a sound");
         match p.turn.last() {
-            Some(Segment::Template(t)) => assert!(t.ends_with(PRIMER)),
+            Some(Segment::Template(t)) => assert!(t.ends_with(&primer(Shell::Zsh))),
             _ => panic!("prompt must end primed"),
         }
     }
 
     #[test]
-    fn prefix_is_the_same_for_every_request_and_cwd() {
+    fn prefix_is_the_same_for_every_request_cwd_and_shell() {
         let mut other = ctx();
         other.cwd = Some("/tmp".into());
+        other.shell = Shell::Fish;
         assert_eq!(build(&ctx(), "a").prefix, build(&other, "b").prefix);
+        match build(&other, "b").turn.last() {
+            Some(Segment::Template(t)) => assert!(t.ends_with("```fish\n")),
+            _ => panic!("prompt must end primed"),
+        }
     }
 
     #[test]
-    fn examples_are_valid_json_answers() {
+    fn examples_round_trip_through_extraction() {
         for (_, a) in EXAMPLES {
-            let v: serde_json::Value = serde_json::from_str(&answer(a)).unwrap();
-            assert_eq!(v["cmd"], *a);
+            let written = answer(a);
+            let after_primer = &written[primer(Shell::Bash).len()..];
+            assert_eq!(crate::extract::command(after_primer).unwrap(), *a);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The tokenizer built from GGUF metadata gives llama.cpp's ids for the
-//! reference texts in ../shared/testdata/qwen_tokens.json.
+//! reference texts in tests/data/qwen_tokens.json (from llama.cpp).
 
 mod common;
 use cmdai::engine::gguf::Gguf;
@@ -8,7 +8,7 @@ use common::*;
 
 fn reference() -> serde_json::Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/qwen_tokens.json");
+        .join("tests/data/qwen_tokens.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }

@@ -33,6 +33,9 @@ pub struct GenOptions {
     pub seed: u64,
     /// Where the prefix KV cache lives; None disables it.
     pub cache_dir: Option<PathBuf>,
+    /// False: fail with `Kind::NotReady` rather than prefill a missing
+    /// prefix cache (the widget must not block the shell for that long).
+    pub may_build_prefix: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -50,9 +53,7 @@ pub struct Generation {
     pub prefix_tokens: usize,
     pub request_tokens: usize,
     pub generated_tokens: usize,
-    /// "hit" (loaded from disk), "built" (computed and saved), "unsaved"
-    /// (computed; the cache dir is not writable) or "off".
-    pub prefix_cache: &'static str,
+    pub prefix_cache: PrefixCache,
 }
 
 pub fn select_device(name: &str) -> Result<Device> {
@@ -141,7 +142,7 @@ impl Engine {
         t.tokenize_ms = ms(start);
 
         let start = Instant::now();
-        let (mut cache, cache_state) = self.prefix_cache(&prefix, opts)?;
+        let (mut cache, cache_state) = self.prefix_cache(&prefix, opts, &mut |_, _| {})?;
         t.prefix_ms = ms(start);
 
         let limit = self.model.config.context;
@@ -183,33 +184,107 @@ impl Engine {
         })
     }
 
+    /// Whether the prefix's KV cache is already on disk and valid, so a
+    /// request will not have to prefill it (tens of seconds on a laptop).
+    pub fn prefix_is_cached(&mut self, prefix: &str, dir: &Path) -> Result<bool> {
+        let tokens = self.tokenizer.encode_template(prefix)?;
+        let key = prefix_cache::cache_key(&self.model_id, &tokens);
+        let path = prefix_cache::cache_path(dir, &key);
+        let c = &self.model.config;
+        Ok(prefix_cache::load(&path, &key, c, &self.model.device)
+            .is_ok_and(|cache| cache.len == tokens.len()))
+    }
+
+    /// Builds and saves the prefix's KV cache ahead of the first request,
+    /// reporting `(tokens done, total)` as it goes.
+    pub fn prepare(
+        &mut self,
+        prefix: &str,
+        dir: &Path,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<PrefixCache> {
+        let tokens = self.tokenizer.encode_template(prefix)?;
+        let opts = GenOptions {
+            max_tokens: 1,
+            temperature: 0.0,
+            seed: 0,
+            cache_dir: Some(dir.to_path_buf()),
+            may_build_prefix: true,
+        };
+        Ok(self.prefix_cache(&tokens, &opts, progress)?.1)
+    }
+
     fn prefix_cache(
         &mut self,
         prefix: &[u32],
         opts: &GenOptions,
-    ) -> Result<(qwen2::KvCache, &'static str)> {
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(qwen2::KvCache, PrefixCache)> {
         let c = &self.model.config;
         let device = &self.model.device;
         let Some(dir) = &opts.cache_dir else {
-            let mut cache = qwen2::KvCache::empty(c, device)?;
-            self.model.forward(prefix, &mut cache)?;
-            return Ok((cache, "off"));
+            return Ok((self.prefill(prefix, progress)?, PrefixCache::Off));
         };
         let key = prefix_cache::cache_key(&self.model_id, prefix);
         let path = prefix_cache::cache_path(dir, &key);
         if let Ok(cache) = prefix_cache::load(&path, &key, c, device) {
             if cache.len == prefix.len() {
-                return Ok((cache, "hit"));
+                return Ok((cache, PrefixCache::Hit));
             }
         }
-        let mut cache = qwen2::KvCache::empty(c, device)?;
-        self.model.forward(prefix, &mut cache)?;
+        if !opts.may_build_prefix {
+            return Err(Error::new(
+                crate::error::Kind::NotReady,
+                "the prompt cache is not built yet: run `cmdai model prepare`",
+            ));
+        }
+        let cache = self.prefill(prefix, progress)?;
         // A read-only or full cache dir only costs speed, never the answer.
-        let state = match prefix_cache::save(&path, &key, c, &cache) {
-            Ok(()) => "built",
-            Err(_) => "unsaved",
+        let state = match prefix_cache::save(&path, &key, &self.model.config, &cache) {
+            Ok(()) => PrefixCache::Built,
+            Err(_) => PrefixCache::Unsaved,
         };
         Ok((cache, state))
+    }
+
+    /// Runs `tokens` from an empty cache in chunks, so progress can be shown
+    /// and the attention scores of a long prefix stay small.
+    fn prefill(
+        &self,
+        tokens: &[u32],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<qwen2::KvCache> {
+        const CHUNK: usize = 128;
+        let mut cache = qwen2::KvCache::empty(&self.model.config, &self.model.device)?;
+        for chunk in tokens.chunks(CHUNK) {
+            self.model.forward(chunk, &mut cache)?;
+            progress(cache.len, tokens.len());
+        }
+        Ok(cache)
+    }
+}
+
+/// Where the prompt prefix's keys and values came from on this call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixCache {
+    /// Loaded from disk.
+    Hit,
+    /// Computed and saved.
+    Built,
+    /// Computed; the cache dir is not writable.
+    Unsaved,
+    /// Computed; no cache dir.
+    Off,
+}
+
+impl PrefixCache {
+    pub fn name(self) -> &'static str {
+        match self {
+            PrefixCache::Hit => "hit",
+            PrefixCache::Built => "built",
+            PrefixCache::Unsaved => "unsaved",
+            PrefixCache::Off => "off",
+        }
     }
 }
 

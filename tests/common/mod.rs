@@ -59,20 +59,32 @@ pub fn model_cache() -> PathBuf {
     home.join("cmdai")
 }
 
-/// The installed model file for a catalog name; fails the test with the fix
-/// when it is missing (these tests run the real model, never a stand-in).
+/// The installed model file for a catalog name. A clone's first test run
+/// fetches what is missing with cmdai's own fetch (its lock makes parallel
+/// tests wait for one download); these tests run the real model, never a
+/// stand-in.
 pub fn model_file(name: &str) -> PathBuf {
-    let out = cmdai(&model_cache())
-        .args(["model", "path", name])
-        .output()
-        .unwrap();
-    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    assert!(
-        path.is_file(),
-        "model {name} is not installed at {}: run `cargo run --release -- model fetch {name}` first",
-        path.display()
-    );
-    path
+    let path = |name: &str| {
+        let out = cmdai(&model_cache())
+            .args(["model", "path", name])
+            .output()
+            .unwrap();
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    };
+    if !path(name).is_file() {
+        let o = cmdai(&model_cache())
+            .args(["model", "fetch", name])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "model {name} is not installed and could not be fetched ({}): run `cargo run --release -- model fetch {name}`",
+            stderr(&o).trim()
+        );
+    }
+    let p = path(name);
+    assert!(p.is_file(), "model {name} is missing at {}", p.display());
+    p
 }
 
 /// A fresh cache dir whose models/ links to the installed models, so a test
@@ -91,6 +103,28 @@ pub fn cache_with_models(tag: &str) -> TempDir {
             std::os::unix::fs::symlink(&src, models.join(src.file_name().unwrap())).unwrap();
         }
     }
+    t
+}
+
+/// Like `cache_with_models`, with the prompt caches already built (once, in
+/// the shared model cache, as `cmdai model fetch` does): widget calls answer
+/// at once instead of starting the first-use preparation.
+pub fn prepared_cache(tag: &str) -> TempDir {
+    let t = cache_with_models(tag);
+    for name in [SMALL, DEFAULT] {
+        if cmdai(&model_cache())
+            .args(["model", "path", name])
+            .output()
+            .is_ok_and(|o| Path::new(stdout(&o).trim()).is_file())
+        {
+            let o = cmdai(&model_cache())
+                .args(["model", "prepare", "--quiet", name])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "model prepare {name}: {}", stderr(&o));
+        }
+    }
+    std::os::unix::fs::symlink(model_cache().join("kv"), t.path().join("kv")).unwrap();
     t
 }
 

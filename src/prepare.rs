@@ -1,0 +1,98 @@
+//! The prompt prefix's KV cache, built ahead of the first request.
+//!
+//! Prefilling the fixed prompt takes tens of seconds on a laptop CPU. Done
+//! silently inside the first Ctrl-G it looked like a hang, and on a slow or
+//! busy machine it ran past the widget's timeout, so it was never saved and
+//! every later call started over. So it is built by `cmdai model fetch`
+//! (and `cmdai model prepare`) with a progress line, and a widget call that
+//! finds it missing starts that build in the background and says so, rather
+//! than blocking the shell.
+
+use crate::context::os_flavour;
+use crate::engine::{self, Engine, PrefixCache};
+use crate::error::{Context, Error, Kind, Result};
+use crate::generate::ResolvedModel;
+use crate::models::store;
+use std::io::Write;
+use std::time::Instant;
+
+/// Builds the cache for `model` if it is missing, with progress on stderr
+/// unless `quiet`. Two at once (two shells' first calls) take turns on a
+/// lock, and the second finds the first one's cache.
+pub fn prepare(model: &ResolvedModel, name: &str, quiet: bool) -> Result<PrefixCache> {
+    let device = engine::select_device("cpu")?;
+    let mut engine = Engine::load(&model.path, model.id.clone(), &device)?;
+    build(&mut engine, name, quiet)
+}
+
+/// Whether a prepared cache could be saved at all (else there is no point
+/// in preparing it ahead: each call builds what it needs).
+pub fn can_save() -> bool {
+    store::kv_dir().is_ok_and(|dir| {
+        std::fs::create_dir_all(&dir).is_ok()
+            && std::fs::File::create(dir.join("prepare.lock")).is_ok()
+    })
+}
+
+/// `prepare` with an engine already loaded.
+pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache> {
+    let dir = store::kv_dir()?;
+    std::fs::create_dir_all(&dir)
+        .context(Kind::Other, || format!("cannot create {}", dir.display()))?;
+    let lock_path = dir.join("prepare.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .context(Kind::Other, || format!("cannot create {}", lock_path.display()))?;
+    lock.lock()
+        .context(Kind::Other, || format!("cannot lock {}", lock_path.display()))?;
+    let prefix = crate::prompt::prefix(os_flavour());
+    if engine.prefix_is_cached(&prefix, &dir)? {
+        return Ok(PrefixCache::Hit);
+    }
+    let start = Instant::now();
+    let mut last = None;
+    let state = engine.prepare(&prefix, &dir, &mut |done, total| {
+        let pct = done * 100 / total.max(1);
+        if !quiet && last != Some(pct) {
+            last = Some(pct);
+            eprint!("\rcmdai: preparing {name} for fast answers (once): {pct:>3}%");
+            let _ = std::io::stderr().flush();
+        }
+    })?;
+    if !quiet {
+        eprintln!(
+            "\rcmdai: prepared {name} for fast answers in {:.0} s          ",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if state == PrefixCache::Unsaved {
+        return Err(Error::other(format!(
+            "cannot write the prompt cache in {}: check that the cache dir is writable",
+            dir.display()
+        )));
+    }
+    Ok(state)
+}
+
+/// For a widget call that found no prefix cache: starts `cmdai model
+/// prepare` detached from the shell and says so, instead of making the
+/// user wait in silence.
+pub fn start_in_background(model_arg: &str) -> Error {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let started = std::env::current_exe().is_ok_and(|exe| {
+        Command::new(exe)
+            .args(["model", "prepare", "--quiet", "--", model_arg])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: Ctrl-C at the prompt must not stop it.
+            .process_group(0)
+            .spawn()
+            .is_ok()
+    });
+    Error::model(if started {
+        "first use: preparing the model in the background (about a minute); press Ctrl-G again then"
+    } else {
+        "first use: run `cmdai model prepare` once (about a minute), then press Ctrl-G again"
+    })
+}
