@@ -55,6 +55,9 @@ _cmdai() {
             cmdai__subcmd__help__subcmd__model,path)
                 cmd="cmdai__subcmd__help__subcmd__model__subcmd__path"
                 ;;
+            cmdai__subcmd__help__subcmd__model,prepare)
+                cmd="cmdai__subcmd__help__subcmd__model__subcmd__prepare"
+                ;;
             cmdai__subcmd__help__subcmd__model,rm)
                 cmd="cmdai__subcmd__help__subcmd__model__subcmd__rm"
                 ;;
@@ -73,6 +76,9 @@ _cmdai() {
             cmdai__subcmd__model,path)
                 cmd="cmdai__subcmd__model__subcmd__path"
                 ;;
+            cmdai__subcmd__model,prepare)
+                cmd="cmdai__subcmd__model__subcmd__prepare"
+                ;;
             cmdai__subcmd__model,rm)
                 cmd="cmdai__subcmd__model__subcmd__rm"
                 ;;
@@ -90,6 +96,9 @@ _cmdai() {
                 ;;
             cmdai__subcmd__model__subcmd__help,path)
                 cmd="cmdai__subcmd__model__subcmd__help__subcmd__path"
+                ;;
+            cmdai__subcmd__model__subcmd__help,prepare)
+                cmd="cmdai__subcmd__model__subcmd__help__subcmd__prepare"
                 ;;
             cmdai__subcmd__model__subcmd__help,rm)
                 cmd="cmdai__subcmd__model__subcmd__help__subcmd__rm"
@@ -252,7 +261,7 @@ _cmdai() {
             return 0
             ;;
         cmdai__subcmd__help__subcmd__model)
-            opts="fetch list path verify rm"
+            opts="fetch prepare list path verify rm"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,6 +303,20 @@ _cmdai() {
             return 0
             ;;
         cmdai__subcmd__help__subcmd__model__subcmd__path)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cmdai__subcmd__help__subcmd__model__subcmd__prepare)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -354,7 +377,7 @@ _cmdai() {
             return 0
             ;;
         cmdai__subcmd__model)
-            opts="-h --help fetch list path verify rm help"
+            opts="-h --help fetch prepare list path verify rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,7 +409,7 @@ _cmdai() {
             return 0
             ;;
         cmdai__subcmd__model__subcmd__help)
-            opts="fetch list path verify rm help"
+            opts="fetch prepare list path verify rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,6 +478,20 @@ _cmdai() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cmdai__subcmd__model__subcmd__help__subcmd__prepare)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cmdai__subcmd__model__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -499,6 +536,20 @@ _cmdai() {
             ;;
         cmdai__subcmd__model__subcmd__path)
             opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cmdai__subcmd__model__subcmd__prepare)
+            opts="-h --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -122,7 +122,8 @@ fn check_exit_codes_encode_the_level() {
     for (cmd, code) in [
         ("ls -la", 0),
         ("rm notes.txt", 10),
-        ("rm -rf build", 11),
+        ("rm -rf build", 10),
+        ("rm -rf ~/Documents", 11),
         ("rm -rf /", 12),
     ] {
         let o = cmdai(t.path()).args(["check", cmd]).output().unwrap();

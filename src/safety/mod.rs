@@ -2,14 +2,15 @@
 //!
 //! The command is split into the simple commands a shell would run
 //! (`parse`), wrappers such as `sudo` or `bash -c '…'` are looked through,
-//! and each simple command is checked against the rules (`rules`). The
-//! worst finding decides the level.
+//! and each simple command is checked against the rules (`rules`, whose
+//! table with every rule's level is `rules::table`). The worst finding
+//! decides the level.
 
 mod parse;
 pub mod report;
 mod rules;
 
-pub use rules::RULES;
+pub use rules::table::{Rule, RuleId, RULES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -43,8 +44,8 @@ impl Level {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub level: Level,
-    /// The rule's id, as listed in docs/SAFETY.md.
-    pub rule: &'static str,
+    /// The rule, listed in docs/SAFETY.md under `rule.name()`.
+    pub rule: RuleId,
     /// A short phrase that completes "it …", e.g. "recursively deletes your home directory".
     pub reason: String,
 }
@@ -88,23 +89,13 @@ pub fn assess(command: &str) -> Assessment {
 
 fn assess_into(src: &str, depth: usize, out: &mut Vec<Finding>) {
     if depth > MAX_DEPTH {
-        out.push(Finding {
-            level: Level::High,
-            rule: "too-nested",
-            reason: "is nested too deeply to check".into(),
-        });
+        rules::table::emit(out, RuleId::TooNested, "is nested too deeply to check");
         return;
     }
     rules::whole_text(src, out);
     let script = parse::split(src);
     let mut payloads = Vec::new();
-    for (i, cmd) in script.commands.iter().enumerate() {
-        let next_piped: Vec<&parse::Simple> = script.commands[i + 1..]
-            .iter()
-            .take_while(|c| c.piped)
-            .collect();
-        rules::simple(cmd, &next_piped, &mut payloads, out);
-    }
+    rules::script(&script, &mut payloads, out);
     for nested in script.nested.iter().chain(&payloads) {
         assess_into(nested, depth + 1, out);
     }

@@ -61,15 +61,22 @@ pub fn split(src: &str) -> Script {
             '"' => double = !double,
             '$' | '<' | '>' if next == Some('(') => {
                 let (body, end) = balanced(&chars, i + 2, ')');
+                // `$(…)` is part of its word (`X=$(id)`, `"$(pwd)/x"`); `<(…)`
+                // and `>(…)` stand for a file name of their own.
+                let p = placeholder(script.nested.len());
+                if c == '$' {
+                    seg.push_str(&p);
+                } else {
+                    seg.push_str(&format!(" {p} "));
+                }
                 script.nested.push(body);
-                seg.push_str(" __SUBST__ ");
                 i = end + 1;
                 continue;
             }
             '`' => {
                 let (body, end) = balanced(&chars, i + 1, '`');
+                seg.push_str(&placeholder(script.nested.len()));
                 script.nested.push(body);
-                seg.push_str("__SUBST__");
                 i = end + 1;
                 continue;
             }
@@ -119,6 +126,32 @@ pub fn split(src: &str) -> Script {
     }
     flush(&mut seg, piped, &mut script);
     script
+}
+
+/// What a substitution is replaced with in its command's words: `$(curl x)`
+/// becomes `__SUBST0__`, where 0 is the body's index in `Script::nested`.
+fn placeholder(index: usize) -> String {
+    format!("{PLACEHOLDER}{index}__")
+}
+
+const PLACEHOLDER: &str = "__SUBST";
+
+/// Whether a word contains (or is) the output of a substitution.
+pub fn has_placeholder(word: &str) -> bool {
+    word.contains(PLACEHOLDER)
+}
+
+/// Indices into `Script::nested` of the substitutions a word contains.
+/// A literal `__SUBST9__` typed by the user may name no body; callers look
+/// indices up with `get`.
+pub fn placeholders(word: &str) -> impl Iterator<Item = usize> + '_ {
+    word.split(PLACEHOLDER).skip(1).filter_map(|rest| {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        rest[digits..]
+            .starts_with("__")
+            .then(|| rest[..digits].parse().ok())
+            .flatten()
+    })
 }
 
 /// The text from `start` up to the matching `close`, and the index of it.
@@ -223,6 +256,20 @@ mod tests {
         assert_eq!(s.nested, vec!["rm -rf /", "whoami", "id"]);
         let s = split("(cd / && ls)");
         assert_eq!(s.nested, vec!["cd / && ls"]);
+    }
+
+    #[test]
+    fn placeholders_name_their_bodies() {
+        let s = split("eval \"$(curl -s x)\" `id` <(wget y)");
+        assert_eq!(s.nested, vec!["curl -s x", "id", "wget y"]);
+        let w = &s.commands[0].words;
+        let found: Vec<usize> = w.iter().flat_map(|w| placeholders(w)).collect();
+        assert_eq!(found, vec![0, 1, 2]);
+        assert!(has_placeholder(&w[1]));
+        assert_eq!(placeholders("__SUBST__ __SUBSTx__").count(), 0);
+        let s = split("X=$(id) && rm -rf $(pwd)/build");
+        assert_eq!(s.commands[0].words, vec!["X=__SUBST0__"]);
+        assert_eq!(s.commands[1].words[2], "__SUBST1__/build");
     }
 
     #[test]

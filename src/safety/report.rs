@@ -56,7 +56,7 @@ pub fn to_json(command: &str, a: &Assessment) -> serde_json::Value {
         "exit_code": a.level.exit_code(),
         "findings": a.findings.iter().map(|f| serde_json::json!({
             "level": f.level.name(),
-            "rule": f.rule,
+            "rule": f.rule.name(),
             "reason": f.reason,
         })).collect::<Vec<_>>(),
     })
