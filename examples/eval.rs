@@ -91,8 +91,7 @@ fn main() {
             .and_then(|s| s.to_str())
             .unwrap_or("cases");
         let preds_path = work.join(format!("{stem}.preds.jsonl"));
-        let mut preds =
-            std::fs::File::create(&preds_path).unwrap_or_else(|e| fail(&e.to_string()));
+        let mut preds = std::fs::File::create(&preds_path).unwrap_or_else(|e| fail(&e.to_string()));
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let case: serde_json::Value =
                 serde_json::from_str(line).unwrap_or_else(|e| fail(&format!("bad case: {e}")));
@@ -117,7 +116,11 @@ fn main() {
             .arg(&preds_path)
             .arg("--cases")
             .arg(cases_path)
-            .args(only.as_ref().map(|o| vec!["--only".to_string(), o.join(",")]).unwrap_or_default())
+            .args(
+                only.as_ref()
+                    .map(|o| vec!["--only".to_string(), o.join(",")])
+                    .unwrap_or_default(),
+            )
             .arg("-q")
             .output()
             .unwrap_or_else(|e| fail(&format!("cannot run python3 score.py: {e}")));

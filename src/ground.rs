@@ -61,7 +61,11 @@ fn words(cmd: &str) -> Vec<(usize, usize)> {
 
 /// Rewrites each unquoted `flag` and the word after it with `f`, where it
 /// returns the new pair.
-fn rewrite_arg(cmd: &str, flag: &str, f: impl Fn(&str) -> Option<(&'static str, String)>) -> String {
+fn rewrite_arg(
+    cmd: &str,
+    flag: &str,
+    f: impl Fn(&str) -> Option<(&'static str, String)>,
+) -> String {
     let ws = words(cmd);
     let mut out = cmd.to_string();
     // Right to left, so earlier byte offsets stay valid.
@@ -82,7 +86,11 @@ fn bsd_perm_to_gnu(cmd: &str) -> String {
     rewrite_arg(cmd, "-perm", |m| {
         m.strip_prefix('+').map(|rest| {
             // A bare symbolic mode (`+x`) means "for anyone".
-            let who = if rest.starts_with(['r', 'w', 'x']) { "a=" } else { "" };
+            let who = if rest.starts_with(['r', 'w', 'x']) {
+                "a="
+            } else {
+                ""
+            };
             ("-perm", format!("/{who}{rest}"))
         })
     })

@@ -40,10 +40,12 @@ pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache
     std::fs::create_dir_all(&dir)
         .context(Kind::Other, || format!("cannot create {}", dir.display()))?;
     let lock_path = dir.join("prepare.lock");
-    let lock = std::fs::File::create(&lock_path)
-        .context(Kind::Other, || format!("cannot create {}", lock_path.display()))?;
-    lock.lock()
-        .context(Kind::Other, || format!("cannot lock {}", lock_path.display()))?;
+    let lock = std::fs::File::create(&lock_path).context(Kind::Other, || {
+        format!("cannot create {}", lock_path.display())
+    })?;
+    lock.lock().context(Kind::Other, || {
+        format!("cannot lock {}", lock_path.display())
+    })?;
     let prefix = crate::prompt::prefix(os_flavour());
     if engine.prefix_is_cached(&prefix, &dir)? {
         return Ok(PrefixCache::Hit);

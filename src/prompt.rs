@@ -31,12 +31,18 @@ pub struct Prompt {
 /// `-maxdepth 1`, numbers sort with `-n`). Invented names, written for
 /// cmdai.
 const EXAMPLES: &[(&str, &str)] = &[
-    ("list all files here including hidden ones, with sizes", "ls -lah"),
+    (
+        "list all files here including hidden ones, with sizes",
+        "ls -lah",
+    ),
     (
         "find pdfs bigger than 10MB modified this week",
         "find . -type f -name '*.pdf' -size +10M -mtime -7",
     ),
-    ("files modified in the last 3 hours", "find . -type f -mmin -180"),
+    (
+        "files modified in the last 3 hours",
+        "find . -type f -mmin -180",
+    ),
     (
         "list files only in this directory, not in subdirectories",
         "find . -maxdepth 1 -type f",
@@ -71,8 +77,14 @@ const EXAMPLES: &[(&str, &str)] = &[
         "replace every occurrence of foo with bar in settings.conf",
         "sed -i 's/foo/bar/g' settings.conf",
     ),
-    ("print lines 10 to 20 of server.log", "sed -n '10,20p' server.log"),
-    ("show the first 15 lines of changelog.md", "head -n 15 changelog.md"),
+    (
+        "print lines 10 to 20 of server.log",
+        "sed -n '10,20p' server.log",
+    ),
+    (
+        "show the first 15 lines of changelog.md",
+        "head -n 15 changelog.md",
+    ),
     (
         "sum the numbers in the third column of inventory.csv",
         "awk -F, '{s+=$3} END {print s}' inventory.csv",
@@ -81,7 +93,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "create a gzipped tarball of the website directory",
         "tar -czf website.tar.gz website",
     ),
-    ("list what is inside release.tar.gz", "tar -tzf release.tar.gz"),
+    (
+        "list what is inside release.tar.gz",
+        "tar -tzf release.tar.gz",
+    ),
     ("make run.sh executable", "chmod +x run.sh"),
     (
         "find files under bin that anyone may write to",
@@ -150,8 +165,11 @@ pub fn build(ctx: &Context, request: &str) -> Prompt {
     let mut turns = vec![Segment::Template("<|im_start|>user\n".into())];
     // Names only, never the absolute path: given the path, small models
     // write it into commands that should have been relative.
-    if !ctx.listing.is_empty() && std::env::var_os("CMDAI_EXP_NOLIST").is_none() {
-        turns.push(Segment::User(format!("Files here: {}\n", ctx.listing.join(" "))));
+    if !ctx.listing.is_empty() {
+        turns.push(Segment::User(format!(
+            "Files here: {}\n",
+            ctx.listing.join(" ")
+        )));
         turns.push(Segment::Template("Request: ".into()));
     }
     turns.push(Segment::User(request.to_string()));

@@ -294,13 +294,20 @@ fn first_widget_call_prepares_in_the_background_and_keeps_the_text() {
         })
     };
     while !ready() {
-        assert!(std::time::Instant::now() < deadline, "no prompt cache after 600 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt cache after 600 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let o = widget();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_lists_hidden(&stdout(&o));
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing left in TMPDIR");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing left in TMPDIR"
+    );
 }
 
 #[test]
@@ -313,7 +320,11 @@ fn model_prepare_builds_once_with_progress() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("100%"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("prepared qwen2.5-coder-0.5b"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("prepared qwen2.5-coder-0.5b"),
+        "{}",
+        stderr(&o)
+    );
     // Now every shell's first request is a cache hit.
     for shell in ["bash", "zsh", "fish"] {
         assert_eq!(prefix_cache(cache.path(), &["--shell", shell]), "hit");
@@ -322,5 +333,9 @@ fn model_prepare_builds_once_with_progress() {
         .args(["model", "prepare", SMALL])
         .output()
         .unwrap();
-    assert!(again.status.success() && stderr(&again).is_empty(), "{}", stderr(&again));
+    assert!(
+        again.status.success() && stderr(&again).is_empty(),
+        "{}",
+        stderr(&again)
+    );
 }

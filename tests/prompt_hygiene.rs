@@ -40,7 +40,10 @@ fn the_prompt_repeats_no_eval_request() {
     let prompt = cmdai::prompt::prefix("Linux (GNU coreutils)");
     let w = words(&prompt);
     for g in w.windows(7) {
-        assert!(!grams.contains(&g.join(" ")), "the prompt repeats an eval request: {g:?}");
+        assert!(
+            !grams.contains(&g.join(" ")),
+            "the prompt repeats an eval request: {g:?}"
+        );
     }
     // Nor a near-copy: most of an example's words shared with one request.
     for (example, _) in cmdai::prompt::examples() {
@@ -49,7 +52,10 @@ fn the_prompt_repeats_no_eval_request() {
             let r: HashSet<String> = words(r).into_iter().collect();
             let shared = e.intersection(&r).count() as f64;
             let jaccard = shared / e.union(&r).count().max(1) as f64;
-            assert!(jaccard < 0.6, "example {example:?} is close to eval request {r:?}");
+            assert!(
+                jaccard < 0.6,
+                "example {example:?} is close to eval request {r:?}"
+            );
         }
     }
 }

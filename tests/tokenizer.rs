@@ -7,8 +7,7 @@ use cmdai::engine::tokenizer::Tokenizer;
 use common::*;
 
 fn reference() -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/qwen_tokens.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/qwen_tokens.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
