@@ -1,57 +1,87 @@
 # cmdai fish integration: type a request, press Ctrl-G, review the command.
 # Load with: cmdai init fish | source   (options: --key KEY, --no-bind)
 # The widget never runs anything: it only replaces the line you typed.
+# Builtins are called as `builtin NAME` so that the user's functions named
+# like them (a `commandline` wrapper, `echo`, `printf`, …) do not run instead.
 
 function __cmdai_widget --description 'cmdai: replace the request on the command line with a command'
-    set -l request (commandline -b | string collect)
-    if test -z (string trim -- "$request" | string collect)
-        echo
-        echo "cmdai: type what you want first, e.g. 'list files by size'"
-        commandline -f repaint
+    set -l request (builtin commandline -b | builtin string collect)
+    # After printing, fish redraws the prompt and command line from as many
+    # lines up as the cursor was below their top: one line fewer than the
+    # prompt has, plus the command line's lines above the cursor. So that
+    # many newlines follow a message (as fish's own bindings do).
+    set -l up (builtin math (builtin count (fish_prompt 2>/dev/null)) - 1)
+    if builtin test $up -lt 0
+        set up 0
+    end
+    set -l cursor (builtin commandline -C)
+    set -l cursor_line (builtin commandline -L)
+    set -l lines (builtin count (builtin commandline))
+    if not builtin string trim -- "$request" | builtin string length -q
+        # Over the prompt (an empty line has nothing to keep): the hint,
+        # then the prompt again below it.
+        if builtin test $up -gt 0
+            builtin printf '\033[%dA' $up
+        end
+        builtin printf '\r\033[J%s\n' "cmdai: type what you want first, e.g. 'list files by size'"
+        builtin string repeat -N -n $up \n
+        builtin commandline -f repaint
         return 0
     end
-    echo
-    echo -n "cmdai: thinking..."
-    set -l errfile (command mktemp (set -q TMPDIR; and echo $TMPDIR; or echo /tmp)/cmdai.XXXXXX)
+    # Below the command line, whatever line of it the cursor is on.
+    builtin string repeat -N -n (builtin math $lines - $cursor_line + 1) \n
+    builtin printf '%s' "cmdai: thinking..."
     # Without a handler, Ctrl-C would abort this function halfway.
     function __cmdai_on_int --on-signal SIGINT
     end
-    set -l out (command cmdai --widget --shell fish -- "$request" 2>$errfile </dev/null | string collect)
-    set -l rc $pipestatus[1]
-    functions -e __cmdai_on_int
-    set -l msg (command cat $errfile 2>/dev/null | string collect)
-    command rm -f -- $errfile
-    printf '\r\033[K'
-    if test "$rc" = 0; and test -n "$out"
-        commandline -r -- "$out"
-        commandline -C (string length -- "$out")
+    # No temporary file: the helper's stdout goes to `read`, its stderr
+    # through the block's 2>&1 into the command substitution.
+    set -l out
+    set -l rc 1
+    set -l msg (begin
+            command cmdai --widget --shell fish -- "$request" </dev/null | builtin read -z out
+            set rc $pipestatus[1]
+        end 2>&1 | builtin string collect)
+    builtin functions -e __cmdai_on_int
+    # Like a command substitution, drop the trailing newlines.
+    if set -q out[1]
+        set out (builtin string replace -r -- '\n+$' '' $out | builtin string collect)
+    end
+    builtin printf '\r\033[K'
+    if builtin test "$rc" = 0; and builtin test -n "$out"
+        builtin commandline -r -- "$out"
+        builtin commandline -C (builtin string length -- "$out")
     else
         # fish clears the line on Ctrl-C: put the request back as typed.
-        commandline -r -- "$request"
-        if test -z "$msg"
-            if test "$rc" -gt 128
+        builtin commandline -r -- "$request"
+        builtin commandline -C $cursor
+        if builtin test -z "$msg"
+            if builtin test "$rc" -gt 128
                 set msg "cmdai: interrupted"
             else
                 set msg "cmdai: no command (exit $rc)"
             end
         end
     end
-    if test -n "$msg"
-        echo $msg
+    if builtin test -n "$msg"
+        builtin printf '%s\n' "$msg"
     end
-    commandline -f repaint
+    builtin string repeat -N -n (builtin math $up + $cursor_line - 1) \n
+    builtin commandline -f repaint
 end
 
-if not set -q CMDAI_NO_BIND; and test "$__cmdai_bind" != 0
+if not set -q CMDAI_NO_BIND; and builtin test "$__cmdai_bind" != 0
     set -l key $__cmdai_key
-    if test -z "$key"
+    if builtin test -z "$key"
         # fish 4 names keys (ctrl-g); fish 3 uses escapes (\cg).
-        if string match -qr '^[0-3]\.' -- $version
+        if builtin string match -qr '^[0-3]\.' -- $version
             set key \cg
         else
             set key ctrl-g
         end
     end
-    bind $key __cmdai_widget
-    bind -M insert $key __cmdai_widget
+    # Vi mode: "default" is its command mode and "insert" its insert mode;
+    # fish_vi_key_bindings erases only preset bindings, not these.
+    builtin bind $key __cmdai_widget
+    builtin bind -M insert $key __cmdai_widget
 end

@@ -1,10 +1,15 @@
 //! The widgets in real interactive zsh, bash and fish sessions under tmux:
 //! keys are typed with send-keys and the screen is read with capture-pane.
 //!
-//! Most scenarios run the real cmdai with the small model. Two need a helper
-//! that behaves in a controlled way (records its argv, or takes long enough
-//! to be interrupted); for those a fixture script stands in for cmdai on
-//! PATH. It tests the widget's side of the protocol, not the model.
+//! Most scenarios run the real cmdai with the small model. Some need a
+//! helper that behaves in a controlled way (records its argv, blocks a
+//! command, answers nothing, counts); for those a fixture script stands in
+//! for cmdai on PATH: it answers requests that start with `fake:` itself and
+//! hands every other call to the real cmdai. It tests the widget's side of
+//! the protocol, not the model.
+//!
+//! Every session has a $TMPDIR of its own, and when the session ends it must
+//! hold nothing new: no widget leaves a file behind, whatever the outcome.
 
 mod common;
 use common::*;
@@ -37,28 +42,54 @@ impl Sh {
             Sh::Fish => "fish --no-config -i",
         }
     }
-    fn setup(self) -> Vec<String> {
+    /// The rc-file line that loads the widget, with `args` for `cmdai init`.
+    fn init(self, args: &str) -> String {
         match self {
-            Sh::Zsh => vec![
-                format!("PROMPT='{PROMPT}'"),
-                "eval \"$(cmdai init zsh)\"".into(),
-            ],
-            Sh::Bash => vec![
-                format!("PS1='{PROMPT}'"),
-                "eval \"$(cmdai init bash)\"".into(),
-            ],
-            Sh::Fish => vec![
-                "set -g fish_greeting ''".into(),
-                format!("function fish_prompt; echo -n '{PROMPT}'; end"),
-                "cmdai init fish | source".into(),
-            ],
+            Sh::Zsh | Sh::Bash => format!("eval \"$(cmdai init {} {args})\"", self.name()),
+            Sh::Fish => format!("cmdai init fish {args} | source"),
         }
     }
+    fn setup(self, init: &str) -> Vec<String> {
+        let prompt = match self {
+            Sh::Zsh => format!("PROMPT='{PROMPT}'"),
+            Sh::Bash => format!("PS1='{PROMPT}'"),
+            Sh::Fish => format!("function fish_prompt; echo -n '{PROMPT}'; end"),
+        };
+        let mut lines = vec![prompt, init.to_string()];
+        if self == Sh::Fish {
+            lines.insert(0, "set -g fish_greeting ''".into());
+        }
+        lines
+    }
+    /// The key for a custom binding (Ctrl-X), spelled as `--key` takes it.
+    fn ctrl_x(self) -> &'static str {
+        match self {
+            Sh::Zsh => "^X",
+            Sh::Bash => r"\C-x",
+            Sh::Fish if fish_major() < 4 => r"\cx",
+            Sh::Fish => "ctrl-x",
+        }
+    }
+}
+
+fn fish_major() -> u32 {
+    let out = Command::new("fish").arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.rsplit(' ').next().unwrap_or("").trim();
+    version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(3)
 }
 
 struct Session {
     socket: String,
     dir: TempDir,
+    sh: Sh,
+    /// What the shell itself put in $TMPDIR by the time its first prompt
+    /// was ready (fish keeps a notifier pipe there).
+    tmp_at_start: Vec<PathBuf>,
 }
 
 fn tmux(socket: &str) -> Command {
@@ -67,14 +98,42 @@ fn tmux(socket: &str) -> Command {
     c
 }
 
+/// Every path under `dir`, relative to it, sorted.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().to_path_buf());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 impl Session {
-    /// Starts `sh` in a 250-column tmux window, with `bin` first on PATH,
-    /// a temp HOME and cwd, and the widget loaded.
+    /// Starts `sh` with the widget loaded the usual way.
     fn start(sh: Sh, bin: &Path, env: &[(&str, &str)]) -> Session {
+        Session::start_with(sh, bin, env, &[], &sh.init(""))
+    }
+
+    /// Starts `sh` in a 250-column tmux window, with `bin` first on PATH,
+    /// a temp HOME, cwd and TMPDIR; types the `pre` lines (the user's own
+    /// settings), then the prompt and `init`, and clears the screen.
+    fn start_with(sh: Sh, bin: &Path, env: &[(&str, &str)], pre: &[String], init: &str) -> Session {
         let dir = TempDir::new(&format!("sh-{}", sh.name()));
         let home = dir.path().join("home");
         std::fs::create_dir_all(home.join(".config")).unwrap();
         std::fs::write(home.join(".hidden-file"), "").unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         let socket = format!(
             "cmdai-test-{}",
             dir.path().file_name().unwrap().to_str().unwrap()
@@ -83,6 +142,7 @@ impl Session {
         let mut envs = vec![
             ("HOME".to_string(), home.display().to_string()),
             ("PATH".into(), path),
+            ("TMPDIR".into(), tmp.display().to_string()),
             ("TERM".into(), "xterm-256color".into()),
             ("SHELL".into(), format!("/bin/{}", sh.name())),
             (
@@ -121,17 +181,40 @@ impl Session {
             .unwrap()
             .success();
         assert!(ok, "tmux new-session failed");
-        let s = Session { socket, dir };
-        for line in sh.setup() {
+        let mut s = Session {
+            socket,
+            dir,
+            sh,
+            tmp_at_start: Vec::new(),
+        };
+        for line in pre.iter().cloned().chain(sh.setup(init)) {
             s.type_line(&line);
         }
         s.keys(&["C-l"]);
         s.wait_for("a clean prompt", |screen| screen.trim() == PROMPT.trim());
+        s.tmp_at_start = tree(&s.tmp());
         s
     }
 
     fn home(&self) -> PathBuf {
         self.dir.path().join("home")
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
+    }
+
+    /// Nothing in $TMPDIR that was not there when the shell was ready.
+    fn assert_no_new_files(&self) {
+        let new: Vec<PathBuf> = tree(&self.tmp())
+            .into_iter()
+            .filter(|p| !self.tmp_at_start.contains(p))
+            .collect();
+        assert!(
+            new.is_empty(),
+            "{:?}: left behind in $TMPDIR: {new:?}",
+            self.sh
+        );
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -194,7 +277,8 @@ impl Session {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
+                "{:?}: timed out waiting for {what}; screen:\n{screen}",
+                self.sh
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -204,11 +288,82 @@ impl Session {
         self.wait_for(what, |_| ok(&self.buffer()));
         self.buffer()
     }
+
+    /// `msg` is on screen exactly once, as the widget's message: not also
+    /// printed straight to the terminal by the helper, with a "no command"
+    /// fallback beside it (a widget that lost the helper's stderr).
+    fn assert_message_once(&self, msg: &str, status: i32) {
+        let screen = self.screen();
+        assert_eq!(
+            screen.matches(msg).count(),
+            1,
+            "{:?}: {msg:?} should be shown once:\n{screen}",
+            self.sh
+        );
+        let fallback = format!("no command (exit {status})");
+        assert!(
+            !screen.contains(&fallback),
+            "{:?}: the helper's message was lost:\n{screen}",
+            self.sh
+        );
+    }
+
+    /// Empties the line (Ctrl-U kills back to its start in all three).
+    fn clear_line(&self) {
+        self.keys(&["C-u"]);
+        self.wait_buffer("an empty line", |b| b.is_empty());
+    }
+
+    /// Types `line`, runs it, and waits for the output line that `echo
+    /// DONE-<n>` prints after it: the shell has run it and is back at its
+    /// prompt. The typed line shows `DONE-''n`, so only the output matches.
+    fn run(&self, line: &str) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.type_line(&format!("{line}; echo DONE-''{n}"));
+        let done = format!("DONE-{n}");
+        self.wait_for(&done, |screen| screen.lines().any(|l| l.trim() == done));
+    }
+
+    /// What `cmd` prints (stdout and stderr), as the shell runs it: written
+    /// to a file in HOME and read back, so that no screen line is lost.
+    fn output_of(&self, name: &str, cmd: &str) -> String {
+        let file = self.home().join(format!("out-{name}"));
+        let f = shell_words::quote(file.to_str().unwrap()).into_owned();
+        self.run(&match self.sh {
+            Sh::Zsh | Sh::Bash => format!("{{ {cmd}; }} >| {f} 2>&1"),
+            Sh::Fish => format!("begin; {cmd}; end > {f} 2>&1"),
+        });
+        std::fs::read_to_string(&file).unwrap()
+    }
+
+    /// The user's options, traps, signal handlers, functions, aliases and
+    /// key bindings as the shell lists them (the words are quoted where the
+    /// hostile test has aliases or functions of that name).
+    fn state(&self, name: &str) -> String {
+        self.output_of(
+            name,
+            match self.sh {
+                Sh::Zsh => {
+                    "setopt; \\builtin trap; functions +; alias -L; bindkey -L; \
+                     bindkey -M viins -L; bindkey -M vicmd -L"
+                }
+                Sh::Bash => {
+                    "set -o; \\builtin shopt; \\builtin trap -p; alias; declare -F; \
+                     bind -X; bind -m vi-insert -X; bind -m vi-command -X"
+                }
+                Sh::Fish => "functions --handlers; bind; bind -M insert; echo hostile: $__hostile",
+            },
+        )
+    }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = tmux(&self.socket).arg("kill-server").status();
+        if !std::thread::panicking() {
+            self.assert_no_new_files();
+        }
     }
 }
 
@@ -217,28 +372,63 @@ fn real_bin() -> PathBuf {
     Path::new(bin()).parent().unwrap().to_path_buf()
 }
 
-/// A stand-in helper for the byte-for-byte scenario: records its argv
-/// (NUL-separated) to $FAKE_DIR/argv and prints a command.
+/// A cache dir under `dir` with the installed models but where no prompt
+/// cache can be kept (`kv` is a file): every call builds the prompt's
+/// prefix itself, many seconds, long enough to interrupt or time out.
+fn slow_cache(dir: &Path) -> PathBuf {
+    let cache = dir.join("slow-cache");
+    let models = cache.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for name in [SMALL, DEFAULT] {
+        let src = model_file(name);
+        let dst = models.join(src.file_name().unwrap());
+        if !dst.exists() {
+            std::os::unix::fs::symlink(&src, dst).unwrap();
+        }
+    }
+    std::fs::write(cache.join("kv"), "").unwrap();
+    cache
+}
+
+/// The stand-in helper: records its argv (NUL-separated) to `dir`/argv;
+/// answers `fake: …` requests itself (`fake: slow` is the real cmdai with
+/// the default model and a cache it cannot use: slow); hands everything
+/// else, `init` included, to the real cmdai.
 fn fixture_bin(dir: &Path) -> PathBuf {
-    let bin = dir.join("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = r#"#!/bin/sh
-if [ "$1" = init ]; then exec "$REAL_CMDAI" "$@"; fi
-printf '%s\0' "$@" > "$FAKE_DIR/argv"
-printf '%s' "echo from-helper"
-"#;
-    let path = bin.join("cmdai");
-    std::fs::write(&path, script).unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&path).unwrap().permissions(),
-        0o755,
+    use std::os::unix::fs::PermissionsExt;
+    let fake_bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&fake_bin).unwrap();
+    let q = |p: &Path| shell_words::quote(p.to_str().unwrap()).into_owned();
+    let script = format!(
+        r#"#!/bin/sh
+printf '%s\0' "$@" > {argv}
+for request; do :; done
+case $request in
+  'fake: blocked'*)
+    echo 'cmdai: blocked: rm -rf ~ would delete your home directory' >&2
+    exit 4 ;;
+  'fake: empty'*) exit 0 ;;
+  'fake: status '*) exit "${{request#fake: status }}" ;;
+  'fake: warn'*)
+    printf 'echo warned\n'
+    echo 'cmdai: warning: high risk' >&2 ;;
+  'fake: unicode'*) printf 'echo h\303\251llo w\303\266rld \342\234\223' ;;
+  'fake: count '*) printf 'fake: count %s' "$((${{request#fake: count }} + 1))" ;;
+  'fake: slow'*)
+    CMDAI_CACHE_DIR={slow} CMDAI_MODEL={model} exec {real} "$@" ;;
+  'fake: '*) printf '%s' 'echo from-helper' ;;
+  *) exec {real} "$@" ;;
+esac
+"#,
+        argv = q(&dir.join("argv")),
+        slow = q(&slow_cache(dir)),
+        model = DEFAULT,
+        real = q(Path::new(bin())),
     );
-    Command::new("chmod")
-        .arg("755")
-        .arg(&path)
-        .status()
-        .unwrap();
-    bin
+    let path = fake_bin.join("cmdai");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake_bin
 }
 
 fn is_ls_hidden(buf: &str) -> bool {
@@ -278,10 +468,8 @@ fn substitutions_in_the_request_are_not_evaluated(sh: Sh) {
 
 fn request_reaches_the_helper_byte_for_byte(sh: Sh) {
     let dir = TempDir::new("argv");
-    let bin = fixture_bin(dir.path());
-    let fake = dir.path().display().to_string();
-    let s = Session::start(sh, &bin, &[("FAKE_DIR", &fake), ("REAL_CMDAI", bin_path())]);
-    let request = r#"say "hi" 'there' $(touch m1) `touch m2`; a && b | c $HOME \n"#;
+    let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
+    let request = r#"fake: say "hi" 'there' $(touch m1) `touch m2`; a && b | c $HOME \n"#;
     s.text(request);
     s.keys(&["C-g"]);
     s.wait_buffer("the helper's answer", |b| b == "echo from-helper");
@@ -297,10 +485,6 @@ fn request_reaches_the_helper_byte_for_byte(sh: Sh) {
     assert!(!s.home().join("m1").exists() && !s.home().join("m2").exists());
 }
 
-fn bin_path() -> &'static str {
-    bin()
-}
-
 fn failure_keeps_the_text(sh: Sh) {
     let s = Session::start(
         sh,
@@ -312,6 +496,7 @@ fn failure_keeps_the_text(sh: Sh) {
     s.wait_for("the error message", |screen| screen.contains("not found"));
     std::thread::sleep(Duration::from_millis(300));
     s.wait_buffer("the original text", |b| b == "show disk usage");
+    s.assert_message_once("not found", 3);
 }
 
 fn empty_buffer_gives_a_hint(sh: Sh) {
@@ -320,16 +505,25 @@ fn empty_buffer_gives_a_hint(sh: Sh) {
     s.wait_for("the hint", |screen| {
         screen.contains("type what you want first")
     });
+    std::thread::sleep(Duration::from_millis(500));
+    // One prompt: the hint takes the empty prompt line's place (bash,
+    // fish) or goes below it (zsh); no empty prompt line is left above.
+    let screen = s.screen();
+    let prompts = screen
+        .lines()
+        .filter(|l| l.contains(PROMPT.trim_end()))
+        .count();
+    assert_eq!(prompts, 1, "{sh:?}: a duplicated prompt line:\n{screen}");
+    assert_eq!(s.buffer(), "");
 }
 
 fn ctrl_c_keeps_the_text_and_the_shell(sh: Sh) {
-    // The real helper with a cold prefix cache and the default model takes
-    // many seconds: long enough to interrupt.
-    model_file(DEFAULT);
-    let cache = cache_with_models("ctrlc");
-    let cache_dir = cache.path().display().to_string();
+    // The real helper with the default model and a prompt cache it cannot
+    // use takes many seconds: long enough to interrupt.
+    let dir = TempDir::new("ctrlc");
+    let cache = slow_cache(dir.path()).display().to_string();
     let env = [
-        ("CMDAI_CACHE_DIR", cache_dir.as_str()),
+        ("CMDAI_CACHE_DIR", cache.as_str()),
         ("CMDAI_MODEL", DEFAULT),
     ];
     let s = Session::start(sh, &real_bin(), &env);
@@ -341,12 +535,24 @@ fn ctrl_c_keeps_the_text_and_the_shell(sh: Sh) {
     s.wait_for("the interruption", |screen| screen.contains("interrupted"));
     s.wait_buffer("the original text", |b| b == "compress the logs folder");
     // Still usable: clear the line and run something.
-    s.keys(&["C-u"]);
-    s.wait_buffer("an empty line", |b| b.is_empty());
+    s.clear_line();
     s.type_line("printf '%s-%s\\n' alive 42");
     s.wait_for("the shell to run a command", |screen| {
         screen.contains("alive-42")
     });
+}
+
+fn timeout_keeps_the_text(sh: Sh) {
+    let dir = TempDir::new("timeout");
+    let cache = slow_cache(dir.path()).display().to_string();
+    let env = [("CMDAI_CACHE_DIR", cache.as_str()), ("CMDAI_TIMEOUT", "1")];
+    let s = Session::start(sh, &real_bin(), &env);
+    s.text("show disk usage");
+    s.keys(&["C-g"]);
+    s.wait_for("the timeout message", |screen| {
+        screen.contains("no answer within 1s")
+    });
+    s.wait_buffer("the original text", |b| b == "show disk usage");
 }
 
 fn typed_ahead_enter_does_not_run_the_suggestion(sh: Sh) {
@@ -361,6 +567,280 @@ fn typed_ahead_enter_does_not_run_the_suggestion(sh: Sh) {
         "{sh:?}: the suggestion ran unreviewed"
     );
     assert_eq!(s.buffer(), buf);
+}
+
+/// The helper's other outcomes: blocked (exit 4), a warning with the
+/// command, an empty answer, another failure status, and non-ASCII text (the
+/// cursor goes to its end: bash counts it in bytes, fish in characters).
+fn every_outcome_keeps_the_contract(sh: Sh) {
+    let dir = TempDir::new("outcomes");
+    let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
+
+    s.text("fake: blocked");
+    s.keys(&["C-g"]);
+    s.wait_for("the blocked message", |screen| {
+        screen.contains("cmdai: blocked: rm -rf ~")
+    });
+    s.wait_buffer("the request kept", |b| b == "fake: blocked");
+    s.assert_message_once("cmdai: blocked: rm -rf ~", 4);
+    s.clear_line();
+
+    s.text("fake: warn");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the warned command", |b| b == "echo warned");
+    s.wait_for("the warning", |screen| {
+        screen.contains("cmdai: warning: high risk")
+    });
+    s.assert_message_once("cmdai: warning: high risk", 0);
+    s.clear_line();
+
+    s.text("fake: empty");
+    s.keys(&["C-g"]);
+    s.wait_for("the empty answer's message", |screen| {
+        screen.contains("cmdai: no command (exit 0)")
+    });
+    s.wait_buffer("the request kept", |b| b == "fake: empty");
+    s.clear_line();
+
+    s.text("fake: status 7");
+    s.keys(&["C-g"]);
+    s.wait_for("the status message", |screen| {
+        screen.contains("cmdai: no command (exit 7)")
+    });
+    s.wait_buffer("the request kept", |b| b == "fake: status 7");
+    s.clear_line();
+
+    s.text("fake: unicode");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the command", |b| b == "echo héllo wörld ✓");
+    s.text("!");
+    s.wait_buffer("a key typed at its end", |b| b == "echo héllo wörld ✓!");
+}
+
+/// Hostile user settings: options, aliases and functions named like what
+/// a widget might call, the user's own traps and signal handlers. The
+/// widget works through success, block, hint and Ctrl-C, and leaves all of
+/// them as they were.
+fn hostile_settings_are_harmless(sh: Sh) {
+    let dir = TempDir::new("hostile");
+    let pre: Vec<String> = match sh {
+        Sh::Zsh => vec![
+            "trap ': user-int' INT; trap ': user-exit' EXIT; TRAPUSR1() { : user-usr1 }".into(),
+            "TRAPZERR() { echo HOSTILE-ZERR }".into(),
+            "setopt nounset ksh_arrays sh_word_split no_clobber err_return pipe_fail".into(),
+            "function rm cat mktemp command print trap zle { echo HOSTILE-fn-$0 }".into(),
+            "alias rm='echo HOSTILE-rm' cat='echo HOSTILE-cat' mktemp='echo HOSTILE-mktemp' \
+             command='echo HOSTILE-command' print='echo HOSTILE-print' \
+             builtin='echo HOSTILE-builtin' local='echo HOSTILE-local' zle='echo HOSTILE-zle'"
+                .into(),
+            "alias -g emacs=HOSTILE-global INT=HOSTILE-global".into(),
+        ],
+        Sh::Bash => vec![
+            "trap ': user-int' INT; trap ': user-exit' EXIT; trap ': user-usr1' USR1".into(),
+            "trap 'echo HOSTILE-ERR' ERR; set -eE".into(),
+            "set -u -o pipefail -o noclobber; shopt -s failglob nullglob extglob".into(),
+            "for f in rm cat mktemp command printf read trap; do \
+             eval \"$f() { echo HOSTILE-fn-$f; }\"; done; unset f"
+                .into(),
+            "alias rm='echo HOSTILE-rm' cat='echo HOSTILE-cat' mktemp='echo HOSTILE-mktemp' \
+             command='echo HOSTILE-command' printf='echo HOSTILE-printf' \
+             builtin='echo HOSTILE-builtin' local='echo HOSTILE-local' \
+             trap='echo HOSTILE-trap' read='echo HOSTILE-read' shopt='echo HOSTILE-shopt' \
+             unset='echo HOSTILE-unset'"
+                .into(),
+        ],
+        // fish refuses functions named after its reserved builtins (string,
+        // test, command, read, set, …); these are the ones it allows.
+        Sh::Fish => vec![
+            "set -g __hostile".into(),
+            "for f in cat rm mktemp; function $f --inherit-variable f; set -ga __hostile $f; end; end"
+                .into(),
+            "function commandline --wraps commandline; set -ga __hostile commandline; builtin commandline $argv; end"
+                .into(),
+            "function __user_on_int --on-signal SIGINT; end; function __user_on_usr1 --on-signal SIGUSR1; end"
+                .into(),
+        ],
+    };
+    let s = Session::start_with(sh, &fixture_bin(dir.path()), &[], &pre, &sh.init(""));
+    // Nothing of theirs ran, and no error showed (zsh's messages last only
+    // until the next key, so the screen is checked after every step).
+    let clean = |step: &str| {
+        let screen = s.screen();
+        for bad in [
+            "HOSTILE",
+            "parameter not set",
+            "unbound variable",
+            "no match",
+            "not found",
+        ] {
+            assert!(
+                !screen.contains(bad),
+                "{sh:?}, {step}: {bad:?} on screen:\n{screen}"
+            );
+        }
+    };
+    let before = s.state("before");
+    assert!(
+        before.contains("user-int") || before.contains("__user_on_int"),
+        "{sh:?}: the user's trap is not listed:\n{before}"
+    );
+
+    s.keys(&["C-g"]);
+    s.wait_for("the hint", |screen| {
+        screen.contains("type what you want first")
+    });
+    clean("the hint");
+
+    s.text("fake: blocked");
+    s.keys(&["C-g"]);
+    s.wait_for("the blocked message", |screen| screen.contains("blocked"));
+    s.wait_buffer("the request kept", |b| b == "fake: blocked");
+    s.assert_message_once("cmdai: blocked: rm -rf ~", 4);
+    clean("blocked");
+    s.clear_line();
+
+    s.text(HIDDEN);
+    s.keys(&["C-g"]);
+    let buf = s.wait_buffer("a command from the model", |b| b.starts_with("ls"));
+    assert!(is_ls_hidden(&buf), "{sh:?}: {buf}");
+    clean("a command");
+    s.clear_line();
+
+    s.text("fake: slow");
+    s.keys(&["C-g"]);
+    s.wait_for("the thinking hint", |screen| screen.contains("thinking"));
+    std::thread::sleep(Duration::from_millis(1500));
+    s.keys(&["C-c"]);
+    s.wait_for("the interruption", |screen| screen.contains("interrupted"));
+    s.wait_buffer("the request kept", |b| b == "fake: slow");
+    clean("Ctrl-C");
+    s.clear_line();
+
+    let after = s.state("after");
+    assert_eq!(before, after, "{sh:?}: the widget changed the user's state");
+    clean("the end");
+}
+
+/// A prompt of two lines: messages stay on screen (fish redraws such a
+/// prompt from a line further up) and the hint leaves no prompt twice.
+fn two_line_prompt_keeps_messages(sh: Sh) {
+    let dir = TempDir::new("prompt2");
+    let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
+    s.run(match sh {
+        Sh::Zsh => "PROMPT=$'FIRSTLINE\\nPROMPT> '",
+        Sh::Bash => "PS1='FIRSTLINE\\nPROMPT> '",
+        Sh::Fish => "function fish_prompt; echo FIRSTLINE; echo -n 'PROMPT> '; end",
+    });
+    s.keys(&["C-l"]);
+    s.wait_for("the two-line prompt", |screen| {
+        screen.trim() == "FIRSTLINE\nPROMPT>"
+    });
+
+    s.keys(&["C-g"]);
+    s.wait_for("the hint", |screen| {
+        screen.contains("type what you want first")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = s.screen();
+    assert!(
+        screen.contains("type what you want first") && screen.matches("FIRSTLINE").count() == 1,
+        "{sh:?}: {screen}"
+    );
+
+    s.text("fake: blocked");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the request kept", |b| b == "fake: blocked");
+    std::thread::sleep(Duration::from_millis(500));
+    s.assert_message_once("cmdai: blocked: rm -rf ~", 4);
+    s.clear_line();
+
+    s.text("fake: echo");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the answer", |b| b == "echo from-helper");
+}
+
+/// Ctrl-G in vi insert mode, then in vi command mode.
+fn vi_mode(sh: Sh) {
+    let dir = TempDir::new("vi");
+    let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
+    s.run(match sh {
+        Sh::Zsh => "bindkey -v",
+        Sh::Bash => "set -o vi",
+        // Set the variable first: without a config, no handler of fish's
+        // own sees it change and loads the vi bindings.
+        Sh::Fish => "set -g fish_key_bindings fish_vi_key_bindings; fish_vi_key_bindings",
+    });
+    if sh == Sh::Fish {
+        // fish shows the mode; it may start in command mode ([N]).
+        let last = |screen: &str| screen.lines().last().unwrap_or("").to_string();
+        let screen = s.wait_for("the mode", |sc| last(sc).contains("] "));
+        if last(&screen).contains("[N]") {
+            s.keys(&["i"]);
+        }
+        s.wait_for("insert mode", |sc| last(sc).contains("[I]"));
+    }
+    s.text("fake: count 1");
+    s.keys(&["C-g"]);
+    s.wait_buffer("an answer in insert mode", |b| b == "fake: count 2");
+    s.keys(&["Escape"]);
+    // Past the shells' wait for a key sequence that starts with Escape.
+    std::thread::sleep(Duration::from_millis(800));
+    s.keys(&["C-g"]);
+    s.wait_buffer("an answer in command mode", |b| b == "fake: count 3");
+    // Still in command mode: `x` deletes the character under the cursor.
+    s.keys(&["0", "x"]);
+    s.wait_buffer("a vi command", |b| b == "ake: count 3");
+}
+
+/// `--key` binds another key; `--no-bind` and CMDAI_NO_BIND=1 bind none,
+/// and the user can bind the widget themselves.
+fn custom_key_and_no_bind(sh: Sh) {
+    let dir = TempDir::new("keys");
+    let bin = fixture_bin(dir.path());
+    let key = sh.ctrl_x();
+
+    let widget = match sh {
+        Sh::Zsh => "_cmdai_widget",
+        Sh::Bash | Sh::Fish => "__cmdai_widget",
+    };
+    let list = match sh {
+        Sh::Zsh => "bindkey -M emacs; bindkey -M viins; bindkey -M vicmd",
+        Sh::Bash => "bind -X; bind -m vi-insert -X; bind -m vi-command -X",
+        Sh::Fish => "bind; bind -M insert",
+    };
+    let bind = match sh {
+        Sh::Zsh => format!("bindkey '{key}' {widget}"),
+        Sh::Bash => format!("bind -x '\"{key}\": {widget}'"),
+        Sh::Fish => format!("bind {key} {widget}"),
+    };
+
+    let s = Session::start_with(sh, &bin, &[], &[], &sh.init(&format!("--key '{key}'")));
+    s.text("fake: via key");
+    s.keys(&["C-x"]);
+    s.wait_buffer("an answer via Ctrl-X", |b| b == "echo from-helper");
+    s.clear_line();
+    // The listing shows a bound widget (so its absence below means something).
+    let bindings = s.output_of("bindings", list);
+    assert!(bindings.contains(widget), "{sh:?}: {bindings}");
+    drop(s);
+
+    for (env, init) in [
+        (vec![], sh.init("--no-bind")),
+        (vec![("CMDAI_NO_BIND", "1")], sh.init("")),
+    ] {
+        let s = Session::start_with(sh, &bin, &env, &[], &init);
+        let bindings = s.output_of("bindings", list);
+        assert!(
+            !bindings.contains(widget),
+            "{sh:?} {init} {env:?}: a key is bound:\n{bindings}"
+        );
+        s.run(&bind);
+        s.text("fake: bound by the user");
+        s.keys(&["C-x"]);
+        s.wait_buffer("an answer via the user's binding", |b| {
+            b == "echo from-helper"
+        });
+    }
 }
 
 fn undo_restores_the_request(sh: Sh, undo: &str) {
@@ -387,7 +867,13 @@ per_shell! {
     failure => failure_keeps_the_text;
     empty => empty_buffer_gives_a_hint;
     ctrl_c => ctrl_c_keeps_the_text_and_the_shell;
+    timeout => timeout_keeps_the_text;
     type_ahead => typed_ahead_enter_does_not_run_the_suggestion;
+    outcomes => every_outcome_keeps_the_contract;
+    hostile => hostile_settings_are_harmless;
+    vi => vi_mode;
+    two_line_prompt => two_line_prompt_keeps_messages;
+    keys => custom_key_and_no_bind;
 }
 
 #[test]
@@ -398,15 +884,4 @@ fn zsh_undo() {
 #[test]
 fn fish_undo() {
     undo_restores_the_request(Sh::Fish, "C-z");
-}
-
-#[test]
-fn custom_key_and_no_bind() {
-    // zsh with --key: Ctrl-X works.
-    let s = Session::start(Sh::Zsh, &real_bin(), &[]);
-    s.type_line("eval \"$(cmdai init zsh --key '^X')\"");
-    s.keys(&["C-l"]);
-    s.text(HIDDEN);
-    s.keys(&["C-x"]);
-    s.wait_buffer("a command via Ctrl-X", |b| b.starts_with("ls"));
 }
