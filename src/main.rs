@@ -31,8 +31,8 @@ fn main() {
             cmdai::error::one_line(&msg)
         );
     }));
-    let cli = cmdai::cli::Cli::parse();
-    let code = match cmdai::cli::run(cli) {
+    let cli = cmdai::cmd::args::Cli::parse();
+    let code = match cmdai::cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cmdai: {e}");

@@ -11,7 +11,7 @@
 use crate::context::os_flavour;
 use crate::engine::{self, Engine, PrefixCache};
 use crate::error::{Context, Error, Kind, Result};
-use crate::generate::ResolvedModel;
+use crate::models::resolve::ResolvedModel;
 use crate::models::store;
 use std::io::Write;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! `cmdai init <shell>` and `cmdai completions <shell>`.
+//! The shell integration scripts that `cmdai init <shell>` prints.
 //!
 //! The widgets are real files in shell/ (linted and tested in real shells),
 //! compiled in so the binary is all a user installs.
@@ -80,14 +80,6 @@ fn fish_key(key: &str) -> Result<String> {
         }
     }
     Ok(out)
-}
-
-pub fn completions(shell: clap_complete::Shell) -> String {
-    use clap::CommandFactory;
-    let mut cmd = crate::cli::Cli::command();
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "cmdai", &mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -2,4 +2,5 @@
 
 pub mod catalog;
 pub mod fetch;
+pub mod resolve;
 pub mod store;

@@ -1,8 +1,7 @@
 //! `cmdai check` output and the one-line risk note after a generated command.
 
-use super::{assess, Assessment, Level};
+use super::{Assessment, Level};
 use nu_ansi_term::{Color, Style};
-use std::io::IsTerminal;
 
 /// Colors only on a terminal, and never with NO_COLOR set.
 pub fn use_color(is_tty: bool) -> bool {
@@ -60,18 +59,4 @@ pub fn to_json(command: &str, a: &Assessment) -> serde_json::Value {
             "reason": f.reason,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// `cmdai check`: prints the report, returns the exit code for the level.
-pub fn run_check(command: &str, json: bool) -> i32 {
-    let a = assess(command);
-    if json {
-        println!("{}", to_json(command, &a));
-    } else {
-        print!(
-            "{}",
-            render(command, &a, use_color(std::io::stdout().is_terminal()))
-        );
-    }
-    a.level.exit_code()
 }

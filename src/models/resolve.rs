@@ -1,0 +1,56 @@
+//! From what the user names (a catalog model or a `.gguf` path) to the file
+//! to run and an id for its prompt cache.
+
+use crate::error::{Error, Result};
+use crate::models::{catalog, fetch, store};
+use std::path::PathBuf;
+
+/// The model file to run and an id for its prefix cache.
+pub struct ResolvedModel {
+    pub path: PathBuf,
+    pub id: String,
+}
+
+/// A catalog name or a path to a GGUF file. A missing catalog model is
+/// fetched only when a person is watching (`may_fetch`).
+pub fn resolve_model(name: &str, may_fetch: bool) -> Result<ResolvedModel> {
+    if let Some(spec) = catalog::find(name) {
+        if !store::is_installed(spec)? {
+            if !may_fetch {
+                return Err(store::not_installed(spec));
+            }
+            eprintln!(
+                "cmdai: {} is not installed yet; downloading it once ({} MB)",
+                spec.name,
+                spec.size / 1_000_000
+            );
+            fetch::fetch(spec, fetch::Source::Auto)?;
+        }
+        return Ok(ResolvedModel {
+            path: store::model_path(spec)?,
+            id: spec.sha256.to_string(),
+        });
+    }
+    let path = PathBuf::from(name);
+    if !name.ends_with(".gguf") && !name.contains('/') {
+        return Err(Error::usage(format!(
+            "unknown model `{name}`: use one of {} or a path to a .gguf file",
+            catalog::names()
+        )));
+    }
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| Error::model(format!("model file {} not found ({e})", path.display())))?;
+    // Custom files have no catalog checksum; path, size and mtime identify
+    // them well enough for the prefix cache (a changed file gets a new key).
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let canonical = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    Ok(ResolvedModel {
+        id: format!("{}:{}:{mtime}", canonical.display(), meta.len()),
+        path,
+    })
+}
