@@ -13,7 +13,7 @@ use crate::engine::{self, Engine, PrefixCache};
 use crate::error::{Context, Error, Kind, Result};
 use crate::models::resolve::ResolvedModel;
 use crate::models::store;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 /// Builds the cache for `model` if it is missing, with progress on stderr
@@ -51,20 +51,28 @@ pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache
         return Ok(PrefixCache::Hit);
     }
     let start = Instant::now();
+    // A percentage redrawn in place on a terminal; in a log, just the result.
+    let live = !quiet && std::io::stderr().is_terminal();
     let mut last = None;
     let state = engine.prepare(&prefix, &dir, &mut |done, total| {
         let pct = done * 100 / total.max(1);
-        if !quiet && last != Some(pct) {
+        if live && last != Some(pct) {
             last = Some(pct);
             eprint!("\rcmdai: preparing {name} for fast answers (once): {pct:>3}%");
             let _ = std::io::stderr().flush();
         }
     })?;
     if !quiet {
-        eprintln!(
-            "\rcmdai: prepared {name} for fast answers in {:.0} s          ",
+        let done = format!(
+            "cmdai: prepared {name} for fast answers in {:.0} s",
             start.elapsed().as_secs_f64()
         );
+        // On a terminal, overwrite the percentage line (and its tail).
+        if live {
+            eprintln!("\r{done}\x1b[K");
+        } else {
+            eprintln!("{done}");
+        }
     }
     if state == PrefixCache::Unsaved {
         return Err(Error::other(format!(
