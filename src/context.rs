@@ -2,7 +2,7 @@
 //! shell, the OS flavour, the working directory and a bounded list of the
 //! names in it. Nothing here leaves the machine, and no file is ever read.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How many directory entries the prompt may mention.
 const MAX_ENTRIES: usize = 20;
@@ -76,19 +76,18 @@ pub struct Context {
     pub shell: Shell,
     /// e.g. "Linux (GNU coreutils)" or "macOS (BSD userland)".
     pub os: &'static str,
-    pub cwd: Option<PathBuf>,
     /// Names in the cwd, directories with a trailing `/`, bounded.
     pub listing: Vec<String>,
 }
 
 impl Context {
     pub fn gather(shell: Shell) -> Context {
-        let cwd = std::env::current_dir().ok();
-        let listing = cwd.as_deref().map(list_dir).unwrap_or_default();
+        let listing = std::env::current_dir()
+            .map(|cwd| list_dir(&cwd))
+            .unwrap_or_default();
         Context {
             shell,
             os: os_flavour(),
-            cwd,
             listing,
         }
     }

@@ -17,8 +17,6 @@ pub enum Kind {
     NotReady,
     /// Safety refused to hand over a critical command (exit 4).
     Blocked,
-    /// Interrupted by the user (exit 130).
-    Interrupted,
     /// Anything else: I/O, a failed download, an engine failure (exit 1).
     Other,
 }
@@ -30,7 +28,6 @@ impl Kind {
             Kind::Usage => 2,
             Kind::Model | Kind::NotReady => 3,
             Kind::Blocked => 4,
-            Kind::Interrupted => 130,
         }
     }
 }

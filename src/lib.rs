@@ -6,15 +6,15 @@
 //! `prepare` builds the prompt cache ahead of the first request.
 
 pub mod cmd;
-pub mod config;
-pub mod context;
+mod config;
+mod context;
 pub mod engine;
 pub mod error;
-pub mod extract;
-pub mod fsutil;
-pub mod ground;
-pub mod models;
-pub mod prepare;
+mod extract;
+mod fsutil;
+mod ground;
+mod models;
+mod prepare;
 pub mod prompt;
 pub mod safety;
-pub mod shell;
+mod shell;

