@@ -62,7 +62,34 @@ fn parse_file(text: &str) -> Result<HashMap<String, String>> {
     Ok(out)
 }
 
+/// Settings given as command-line flags: they beat everything else.
+#[derive(Debug, Default)]
+pub struct Flags {
+    pub model: Option<String>,
+    pub device: Option<&'static str>,
+    pub max_tokens: Option<usize>,
+    pub timeout: Option<u64>,
+}
+
 impl Settings {
+    /// Flags > `CMDAI_*` environment > config file > defaults.
+    pub fn resolve(flags: Flags) -> Result<Settings> {
+        let mut s = Settings::load()?;
+        if let Some(m) = flags.model {
+            s.model = m;
+        }
+        if let Some(d) = flags.device {
+            s.device = d.to_string();
+        }
+        if let Some(n) = flags.max_tokens {
+            s.max_tokens = n.clamp(1, 1024);
+        }
+        if let Some(t) = flags.timeout {
+            s.timeout = t.max(1);
+        }
+        Ok(s)
+    }
+
     /// Defaults, overlaid with the config file, then the environment.
     pub fn load() -> Result<Settings> {
         let mut s = Settings::default();

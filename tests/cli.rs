@@ -236,3 +236,27 @@ fn unwritable_cache_dir_fails_a_fetch_clearly() {
         .unwrap();
     assert_one_line_error(&o, 1, "cannot create the model directory");
 }
+
+#[test]
+fn flags_beat_environment_beat_config_file() {
+    let t = TempDir::new("precedence");
+    let config = t.path().join("config");
+    std::fs::write(&config, "model = file-model\n").unwrap();
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut c = cmdai(t.path());
+        c.env("CMDAI_CONFIG", &config);
+        if let Some(m) = env {
+            c.env("CMDAI_MODEL", m);
+        }
+        if let Some(m) = flag {
+            c.args(["--model", m]);
+        }
+        // An unknown model name is reported before anything is loaded.
+        let o = c.args(["--", "list files"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        stderr(&o)
+    };
+    assert!(run(None, None).contains("`file-model`"));
+    assert!(run(Some("env-model"), None).contains("`env-model`"));
+    assert!(run(Some("env-model"), Some("flag-model")).contains("`flag-model`"));
+}

@@ -3,7 +3,7 @@
 
 use crate::cmd::args::GenerateArgs;
 use crate::cmd::join_words;
-use crate::config::Settings;
+use crate::config::{Flags, Settings};
 use crate::context::{Context, Shell, Userland};
 use crate::engine::{self, Engine, GenOptions};
 use crate::error::{Error, Kind, Result};
@@ -69,28 +69,26 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
     let total = Instant::now();
     let request = join_words(&args.request, "request")?;
     let request = validate_request(&request)?;
-    let settings = Settings::load()?;
+    let settings = Settings::resolve(Flags {
+        model: args.model.clone(),
+        device: args.device.map(|d| d.name()),
+        max_tokens: args.max_tokens,
+        timeout: args.timeout,
+    })?;
 
     let shell = args.shell.unwrap_or_else(Shell::from_env);
     let may_fetch = !args.widget && std::io::stderr().is_terminal();
-    let model_name = args.model.clone().unwrap_or(settings.model.clone());
+    let model_name = settings.model.clone();
     let model = resolve_model(&model_name, may_fetch)?;
     // After a first-use download, which may rightly take minutes.
-    start_watchdog(args.timeout.unwrap_or(settings.timeout), args.widget);
-    let device = engine::select_device(
-        args.device
-            .map(|d| d.name())
-            .unwrap_or(settings.device.as_str()),
-    )?;
+    start_watchdog(settings.timeout, args.widget);
+    let device = engine::select_device(&settings.device)?;
     let mut engine = Engine::load(&model.path, model.id, &device)?;
 
     let ctx = Context::gather(shell);
     let prompt = crate::prompt::build(&ctx, request);
     let mut opts = GenOptions {
-        max_tokens: args
-            .max_tokens
-            .unwrap_or(settings.max_tokens)
-            .clamp(1, 1024),
+        max_tokens: settings.max_tokens,
         temperature: args.temperature.max(0.0),
         seed: args.seed,
         cache_dir: store::kv_dir().ok(),
