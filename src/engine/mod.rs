@@ -2,13 +2,12 @@
 //! forward pass, and the cached prompt prefix.
 
 pub mod gguf;
+#[cfg(target_arch = "x86_64")]
+mod kernels;
 pub mod prefix_cache;
-mod q4k;
-mod q5_0;
 pub mod qmatmul;
 pub mod qwen2;
 pub mod sample;
-mod simd;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};

@@ -209,12 +209,15 @@ impl CustomOp1 for MappedWeight {
         let m = xs.len() / k;
         let n = self.rows;
         let mut dst = vec![0f32; m * n];
-        // Our own kernels where candle's are slow (see q5_0.rs, q4k.rs).
+        // Our own kernels where candle's are slow (see kernels/).
+        #[cfg(target_arch = "x86_64")]
         let done = match self.dtype {
-            GgmlDType::Q5_0 => crate::engine::q5_0::matmul(m, k, n, xs, self.blocks(), &mut dst),
-            GgmlDType::Q4K => crate::engine::q4k::matmul(m, k, n, xs, self.blocks(), &mut dst),
+            GgmlDType::Q5_0 => super::kernels::q5_0::matmul(m, k, n, xs, self.blocks(), &mut dst),
+            GgmlDType::Q4K => super::kernels::q4k::matmul(m, k, n, xs, self.blocks(), &mut dst),
             _ => false,
         };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = false;
         if !done {
             with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), xs, self.blocks::<T>(), &mut dst))?;
         }

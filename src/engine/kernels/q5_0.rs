@@ -6,7 +6,7 @@
 //! model slower than the big one. This follows ggml's AVX2 kernel, with the
 //! weights unpacked to bytes once per row tile.
 
-use crate::engine::simd::{self, bytes};
+use super::{self as simd, RawBlock};
 use candle_core::quantized::k_quants::{BlockQ5_0, BlockQ8_0, GgmlType};
 
 const QK: usize = 32;
@@ -59,7 +59,6 @@ pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ5_0], dst: &
 }
 
 /// One block's 32 values as signed bytes in -16..16.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn values(xb: &[u8]) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
@@ -89,7 +88,6 @@ unsafe fn values(xb: &[u8]) -> std::arch::x86_64::__m256i {
 }
 
 /// Signed bytes x · y summed in eight i32 lanes, as floats.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn dot_bytes(
     x: std::arch::x86_64::__m256i,
@@ -101,14 +99,13 @@ unsafe fn dot_bytes(
     _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), prod))
 }
 
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn unpack(xs: &[BlockQ5_0], u: &mut Unpacked) {
     use std::arch::x86_64::*;
     u.q.resize(xs.len(), [0; QK]);
     u.d.resize(xs.len(), 0.0);
     for ((x, q), d) in xs.iter().zip(u.q.iter_mut()).zip(u.d.iter_mut()) {
-        let xb = bytes(x);
+        let xb = x.bytes();
         *d = simd::f16_at(xb);
         _mm256_storeu_si256(q.as_mut_ptr() as *mut __m256i, values(xb));
     }
@@ -116,13 +113,12 @@ unsafe fn unpack(xs: &[BlockQ5_0], u: &mut Unpacked) {
 
 /// One row against one weight row, unpacking on the fly: for decode, where
 /// each weight row meets a single activation row.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_direct(xs: &[BlockQ5_0], ys: &[BlockQ8_0]) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = _mm256_setzero_ps();
     for (x, y) in xs.iter().zip(ys) {
-        let (xb, yb) = (bytes(x), bytes(y));
+        let (xb, yb) = (x.bytes(), y.bytes());
         let scale = _mm256_set1_ps(simd::f16_at(xb) * simd::f16_at(yb));
         let y = _mm256_loadu_si256(yb.as_ptr().add(2) as *const __m256i);
         acc = _mm256_fmadd_ps(scale, dot_bytes(values(xb), y), acc);
@@ -130,13 +126,12 @@ unsafe fn dot_direct(xs: &[BlockQ5_0], ys: &[BlockQ8_0]) -> f32 {
     simd::hsum(acc)
 }
 
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot(u: &Unpacked, ys: &[BlockQ8_0]) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = _mm256_setzero_ps();
     for ((q, d), y) in u.q.iter().zip(&u.d).zip(ys) {
-        let yb = bytes(y); // d: f16 | qs: [i8; 32]
+        let yb = y.bytes(); // d: f16 | qs: [i8; 32]
         let scale = _mm256_set1_ps(d * simd::f16_at(yb));
         let x = _mm256_loadu_si256(q.as_ptr() as *const __m256i);
         let y = _mm256_loadu_si256(yb.as_ptr().add(2) as *const __m256i);
@@ -145,25 +140,10 @@ unsafe fn dot(u: &Unpacked, ys: &[BlockQ8_0]) -> f32 {
     simd::hsum(acc)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn unpack(_: &[BlockQ5_0], _: &mut Unpacked) {
-    unreachable!("only called after simd::available()")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_direct(_: &[BlockQ5_0], _: &[BlockQ8_0]) -> f32 {
-    unreachable!("only called after simd::available()")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot(_: &Unpacked, _: &[BlockQ8_0]) -> f32 {
-    unreachable!("only called after simd::available()")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::simd::testing::{assert_close, random};
+    use crate::engine::kernels::testing::{assert_close, random};
     use candle_core::quantized::k_quants::matmul as reference;
 
     #[test]

@@ -6,7 +6,7 @@
 //! (values as bytes, scales and mins as integers), and the inner loop is
 //! multiply-adds only. Decode (one row) stays on candle's kernel.
 
-use crate::engine::simd::{self, bytes};
+use super::{self as simd, RawBlock};
 use candle_core::quantized::k_quants::{BlockQ4K, BlockQ8K, GgmlType};
 
 const QK_K: usize = 256;
@@ -65,7 +65,7 @@ pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ4K], dst: &m
 fn sub_block_sums(q: &[BlockQ8K]) -> Vec<[i16; 8]> {
     q.iter()
         .map(|y| {
-            let b = &bytes(y)[260..292];
+            let b = &y.bytes()[260..292];
             let bsum = |i: usize| i16::from_le_bytes([b[2 * i], b[2 * i + 1]]);
             std::array::from_fn(|j| bsum(2 * j) + bsum(2 * j + 1))
         })
@@ -87,7 +87,7 @@ fn scale_min(j: usize, s: &[u8]) -> (u8, u8) {
 fn unpack(xs: &[BlockQ4K], u: &mut Unpacked) {
     u.blocks.clear();
     for x in xs {
-        let b = bytes(x); // d: f16 | dmin: f16 | scales: [u8; 12] | qs: [u8; 128]
+        let b = x.bytes(); // d: f16 | dmin: f16 | scales: [u8; 12] | qs: [u8; 128]
         let mut blk = Block {
             q: [0; QK_K],
             scales: [0; 8],
@@ -114,7 +114,6 @@ fn unpack(xs: &[BlockQ4K], u: &mut Unpacked) {
 }
 
 /// The mins term of one block, Σ min_j · sum_j, eight products at once.
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn add_mins(
     acc: std::arch::x86_64::__m128,
@@ -129,14 +128,13 @@ unsafe fn add_mins(
     _mm_fmadd_ps(_mm_set1_ps(x.dmin * yd), prod, acc)
 }
 
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot(u: &Unpacked, (ys, sums): (&[BlockQ8K], &[[i16; 8]])) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = _mm256_setzero_ps();
     let mut acc_min = _mm_setzero_ps();
     for ((x, y), s) in u.blocks.iter().zip(ys).zip(sums) {
-        let yb = bytes(y); // d: f32 | qs: [i8; 256] | bsums: [i16; 16]
+        let yb = y.bytes(); // d: f32 | qs: [i8; 256] | bsums: [i16; 16]
         let yd = f32::from_le_bytes([yb[0], yb[1], yb[2], yb[3]]);
         let mut sumi = _mm256_setzero_si256();
         for j in 0..8 {
@@ -152,15 +150,10 @@ unsafe fn dot(u: &Unpacked, (ys, sums): (&[BlockQ8K], &[[i16; 8]])) -> f32 {
     simd::hsum(acc) - simd::hsum128(acc_min)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot(_: &Unpacked, _: (&[BlockQ8K], &[[i16; 8]])) -> f32 {
-    unreachable!("only called after simd::available()")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::simd::testing::{assert_close, random};
+    use crate::engine::kernels::testing::{assert_close, random};
     use candle_core::quantized::k_quants::matmul as reference;
 
     #[test]

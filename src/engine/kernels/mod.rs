@@ -1,30 +1,59 @@
-//! Shared pieces of the hand-written CPU kernels (`q5_0`, `q4k`): feature
-//! detection, raw block access, and the tiled, threaded matmul driver.
+//! cmdai's own CPU kernels where candle's are slow (`q4k`: Q4_K prefill;
+//! `q5_0`: Q5_0, for which candle has only a scalar loop), and what they
+//! share: feature detection, byte access to candle's blocks, and the tiled,
+//! threaded matmul driver. x86-64 only (AVX2): the module is not compiled
+//! elsewhere, and candle's kernels run instead.
 
+pub mod q4k;
+pub mod q5_0;
+
+use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ8K, BlockQ8_0};
 use rayon::prelude::*;
 
 /// AVX2 + FMA + F16C, the baseline of every x86-64 CPU from the last decade.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A candle block type whose bytes the kernels read at fixed offsets.
+/// candle keeps the fields crate-private, but the types are `repr(C)`; the
+/// sizes below are asserted at compile time, so a layout change in candle
+/// fails the build instead of reading the wrong bytes. Sealed: only these.
+pub trait RawBlock: sealed::Sealed + Sized {
+    const SIZE: usize;
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: plain-old-data blocks of exactly SIZE bytes (asserted).
+        unsafe { std::slice::from_raw_parts(self as *const Self as *const u8, Self::SIZE) }
     }
 }
 
-/// The bytes of a block: candle keeps block fields crate-private, but the
-/// block types are `repr(C)` with sizes candle asserts.
-pub fn bytes<T>(b: &T) -> &[u8] {
-    // SAFETY: plain-old-data blocks; the slice covers exactly one value.
-    unsafe { std::slice::from_raw_parts(b as *const T as *const u8, std::mem::size_of::<T>()) }
+macro_rules! block {
+    ($t:ty, $size:expr, $layout:literal) => {
+        impl sealed::Sealed for $t {}
+        #[doc = $layout]
+        impl RawBlock for $t {
+            const SIZE: usize = $size;
+        }
+        const _: () = assert!(std::mem::size_of::<$t>() == $size);
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
+block!(
+    BlockQ4K,
+    144,
+    "d: f16 | dmin: f16 | scales: [u8; 12] | qs: [u8; 128]"
+);
+block!(BlockQ8K, 292, "d: f32 | qs: [i8; 256] | bsums: [i16; 16]");
+block!(BlockQ5_0, 22, "d: f16 | qh: [u8; 4] | qs: [u8; 16]");
+block!(BlockQ8_0, 34, "d: f16 | qs: [i8; 32]");
+
 #[target_feature(enable = "f16c")]
 pub unsafe fn f16_at(b: &[u8]) -> f32 {
     use std::arch::x86_64::*;
@@ -32,7 +61,6 @@ pub unsafe fn f16_at(b: &[u8]) -> f32 {
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
 }
 
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
     use std::arch::x86_64::*;
@@ -42,7 +70,6 @@ pub unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
     ))
 }
 
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub unsafe fn hsum128(v: std::arch::x86_64::__m128) -> f32 {
     use std::arch::x86_64::*;
