@@ -56,8 +56,10 @@ fn main() {
         fail(&format!("{} not found", cmdai.display()));
     }
 
-    let work = std::env::temp_dir().join(format!("cmdai-eval-{}", std::process::id()));
+    // Under target/, not $TMPDIR: the predictions are kept for reading.
+    let work = root.join("target").join("eval");
     let fixture = work.join("fixture");
+    let _ = std::fs::remove_dir_all(&fixture);
     std::fs::create_dir_all(&work).unwrap_or_else(|e| fail(&e.to_string()));
     let ok = Command::new("bash")
         .arg(eval_dir.join("fixture.sh"))
