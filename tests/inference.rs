@@ -67,9 +67,11 @@ fn small_model_answers_and_prefix_cache_is_reused_then_rebuilt_when_corrupt() {
         "a cached prefix must give the same answer"
     );
 
+    // One cache file (beside the preparation's lock file).
     let kv: Vec<_> = std::fs::read_dir(cache.path().join("kv"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "kv"))
         .collect();
     assert_eq!(kv.len(), 1, "{kv:?}");
     // Flip bytes in the middle: the checksum catches it, the cache is rebuilt.
@@ -254,8 +256,10 @@ fn special_token_text_in_a_request_is_only_text() {
 #[test]
 fn the_helper_enforces_its_own_timeout() {
     model_file(SMALL);
-    // A cold prefix cache takes seconds to build: longer than the limit.
+    // No prompt cache can be saved (kv is a file), so the answer prefills
+    // the whole prompt: seconds, longer than the limit.
     let cache = cache_with_models("timeout");
+    std::fs::write(cache.path().join("kv"), "").unwrap();
     let o = cmdai(cache.path())
         .args(["--model", SMALL, "--timeout", "1", "--", HIDDEN])
         .output()

@@ -11,6 +11,7 @@ use crate::models::resolve::resolve_model;
 use crate::models::store;
 use crate::safety::{self, Level};
 use std::io::IsTerminal;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Longer requests are refused: they would crowd the model's context and no
@@ -45,14 +46,28 @@ pub fn flush_typeahead() {
     }
 }
 
-fn start_watchdog(secs: u64, widget: bool) {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs));
-        eprintln!("cmdai: no answer within {secs}s; try again, or raise --timeout");
-        if widget {
-            flush_typeahead();
+/// Ends the process with a one-line error if no answer comes within `secs`.
+/// Calling it again restarts the clock: a one-time preparation, shown with
+/// its own progress, does not count against the answer's time.
+fn arm_watchdog(secs: u64, widget: bool) {
+    static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut deadline = DEADLINE.lock().unwrap_or_else(PoisonError::into_inner);
+    let first = deadline.is_none();
+    *deadline = Some(Instant::now() + Duration::from_secs(secs));
+    drop(deadline);
+    if !first {
+        return;
+    }
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let deadline = *DEADLINE.lock().unwrap_or_else(PoisonError::into_inner);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            eprintln!("cmdai: no answer within {secs}s; try again, or raise --timeout");
+            if widget {
+                flush_typeahead();
+            }
+            std::process::exit(1);
         }
-        std::process::exit(1);
     });
 }
 
@@ -81,7 +96,7 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
     let model_name = settings.model.clone();
     let model = resolve_model(&model_name, may_fetch)?;
     // After a first-use download, which may rightly take minutes.
-    start_watchdog(settings.timeout, args.widget);
+    arm_watchdog(settings.timeout, args.widget);
     let device = engine::select_device(&settings.device)?;
     let mut engine = Engine::load(&model.path, model.id, &device)?;
 
@@ -95,21 +110,21 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
         may_build_prefix: false,
     };
     let complete = crate::extract::is_complete;
+    // Whether this call built the prompt cache (reported by --json).
+    let mut prepared = None;
     let generation = match engine.generate(&prompt, &opts, complete) {
-        Err(e) if e.kind == Kind::NotReady && args.widget && crate::prepare::can_save() => {
-            return Err(crate::prepare::start_in_background(&model_name))
-        }
-        // A person at a terminal sees the one-time preparation's progress.
-        Err(e) if e.kind == Kind::NotReady && std::io::stderr().is_terminal() => {
-            match crate::prepare::build(&mut engine, &model_name, false) {
-                Ok(_) => engine.generate(&prompt, &opts, complete)?,
-                // An unwritable cache dir: answer anyway, just slowly.
-                Err(_) => {
-                    opts.may_build_prefix = true;
-                    engine.generate(&prompt, &opts, complete)?
-                }
+        // The prompt cache is missing and could be saved: build it once, in
+        // the background for a widget (which must not block the shell), in
+        // the foreground with progress otherwise.
+        Err(e) if e.kind == Kind::NotReady && crate::prepare::can_save() => {
+            if args.widget {
+                return Err(crate::prepare::start_in_background(&model_name));
             }
+            prepared = Some(crate::prepare::build(&mut engine, &model_name, false)?);
+            arm_watchdog(settings.timeout, args.widget);
+            engine.generate(&prompt, &opts, complete)?
         }
+        // An unwritable cache dir: answer anyway, prefilling every time.
         Err(e) if e.kind == Kind::NotReady => {
             opts.may_build_prefix = true;
             engine.generate(&prompt, &opts, complete)?
@@ -128,7 +143,7 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
             "reasons": assessment.reasons(),
             "model": model_name,
             "shell": shell.name(),
-            "prefix_cache": generation.prefix_cache.name(),
+            "prefix_cache": prepared.unwrap_or(generation.prefix_cache).name(),
             "tokens": {
                 "prefix": generation.prefix_tokens,
                 "request": generation.request_tokens,
