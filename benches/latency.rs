@@ -158,6 +158,7 @@ fn main() {
             ),
         ));
     }
+    let _ = std::fs::remove_dir_all(&cwd);
     rows.push((
         "end to end p50, all three".into(),
         format!("{:.0} ms", median(walls)),

@@ -144,6 +144,9 @@ impl Session {
             ("PATH".into(), path),
             ("TMPDIR".into(), tmp.display().to_string()),
             ("TERM".into(), "xterm-256color".into()),
+            // bash writes its history when tmux hangs up on it, which can be
+            // after the temp HOME is removed: it would recreate the file.
+            ("HISTFILE".into(), "/dev/null".into()),
             ("SHELL".into(), format!("/bin/{}", sh.name())),
             (
                 "CMDAI_CACHE_DIR".into(),
