@@ -47,9 +47,6 @@ pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache
         format!("cannot lock {}", lock_path.display())
     })?;
     let prefix = crate::prompt::prefix(os_flavour());
-    if engine.prefix_is_cached(&prefix, &dir)? {
-        return Ok(PrefixCache::Hit);
-    }
     let start = Instant::now();
     // A percentage redrawn in place on a terminal; in a log, just the result.
     let live = !quiet && std::io::stderr().is_terminal();
@@ -62,6 +59,10 @@ pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache
             let _ = std::io::stderr().flush();
         }
     })?;
+    // Already there (another shell's first call built it meanwhile): quiet.
+    if state == PrefixCache::Hit {
+        return Ok(state);
+    }
     if !quiet {
         let done = format!(
             "cmdai: prepared {name} for fast answers in {:.0} s",

@@ -183,19 +183,8 @@ impl Engine {
         })
     }
 
-    /// Whether the prefix's KV cache is already on disk and valid, so a
-    /// request will not have to prefill it (tens of seconds on a laptop).
-    pub fn prefix_is_cached(&mut self, prefix: &str, dir: &Path) -> Result<bool> {
-        let tokens = self.tokenizer.encode_template(prefix)?;
-        let key = prefix_cache::cache_key(&self.model_id, &tokens);
-        let path = prefix_cache::cache_path(dir, &key);
-        let c = &self.model.config;
-        Ok(prefix_cache::load(&path, &key, c, &self.model.device)
-            .is_ok_and(|cache| cache.len == tokens.len()))
-    }
-
     /// Builds and saves the prefix's KV cache ahead of the first request,
-    /// reporting `(tokens done, total)` as it goes.
+    /// reporting `(tokens done, total)` as it goes; `Hit` if it was there.
     pub fn prepare(
         &mut self,
         prefix: &str,
