@@ -28,23 +28,25 @@ pub fn prepare(model: &ResolvedModel, name: &str, quiet: bool) -> Result<PrefixC
 /// Whether a prepared cache could be saved at all (else there is no point
 /// in preparing it ahead: each call builds what it needs).
 pub fn can_save() -> bool {
-    store::kv_dir().is_ok_and(|dir| {
-        std::fs::create_dir_all(&dir).is_ok()
-            && std::fs::File::create(dir.join("prepare.lock")).is_ok()
-    })
+    store::kv_dir().is_ok_and(|dir| lock_file(&dir).is_ok())
+}
+
+/// The lock that serialises preparations, in the cache dir itself: opening
+/// it also proves the dir can be written.
+fn lock_file(dir: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .context(Kind::Other, || format!("cannot create {}", dir.display()))?;
+    let path = dir.join("prepare.lock");
+    std::fs::File::create(&path)
+        .context(Kind::Other, || format!("cannot create {}", path.display()))
 }
 
 /// `prepare` with an engine already loaded.
 pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache> {
     let dir = store::kv_dir()?;
-    std::fs::create_dir_all(&dir)
-        .context(Kind::Other, || format!("cannot create {}", dir.display()))?;
-    let lock_path = dir.join("prepare.lock");
-    let lock = std::fs::File::create(&lock_path).context(Kind::Other, || {
-        format!("cannot create {}", lock_path.display())
-    })?;
+    let lock = lock_file(&dir)?;
     lock.lock().context(Kind::Other, || {
-        format!("cannot lock {}", lock_path.display())
+        format!("cannot lock {}", dir.join("prepare.lock").display())
     })?;
     let prefix = crate::prompt::prefix(os_flavour());
     let start = Instant::now();
