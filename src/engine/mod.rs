@@ -153,7 +153,7 @@ impl Engine {
             )));
         }
         let start = Instant::now();
-        let mut logits = self.model.forward(&rest, &mut cache)?;
+        let mut logits = forward(&self.model, &rest, &mut cache)?;
         t.prefill_ms = ms(start);
 
         let start = Instant::now();
@@ -170,7 +170,7 @@ impl Engine {
             if done(&text) {
                 break;
             }
-            logits = self.model.forward(&[next], &mut cache)?;
+            logits = forward(&self.model, &[next], &mut cache)?;
         }
         t.decode_ms = ms(start);
         Ok(Generation {
@@ -245,7 +245,7 @@ impl Engine {
         const CHUNK: usize = 128;
         let mut cache = qwen2::KvCache::empty(&self.model.config, &self.model.device)?;
         for chunk in tokens.chunks(CHUNK) {
-            self.model.forward(chunk, &mut cache)?;
+            forward(&self.model, chunk, &mut cache)?;
             progress(cache.len, tokens.len());
         }
         Ok(cache)
@@ -273,6 +273,22 @@ impl PrefixCache {
             PrefixCache::Unsaved => "unsaved",
             PrefixCache::Off => "off",
         }
+    }
+}
+
+/// Runs the forward pass on a worker of cmdai's rayon pool. From a thread
+/// outside the pool every parallel op (about a hundred per token) would
+/// wake the pool and block on it; from a worker it splits its work inline.
+fn forward(
+    model: &qwen2::Model,
+    tokens: &[u32],
+    cache: &mut qwen2::KvCache,
+) -> Result<candle_core::Tensor> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().build().ok());
+    match pool {
+        Some(pool) => pool.install(|| model.forward(tokens, cache)),
+        None => model.forward(tokens, cache),
     }
 }
 

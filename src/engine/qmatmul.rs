@@ -4,12 +4,12 @@
 //! Q4_K/Q6_K into tiles on the first forward of every process (seconds, and a
 //! gigabyte). For a helper that lives for one request that is most of its
 //! life, so on CPU the matmul is a custom op over the mapped blocks, calling
-//! candle's public `k_quants` kernels (threaded over output columns).
+//! candle's public per-block dot products, threaded on rayon's pool.
 //! On GPU devices the weights are uploaded once and candle's own `QMatMul` runs.
 
 use crate::engine::gguf::TensorRef;
 use crate::error::{Error, Result};
-use candle_core::quantized::k_quants::{self, *};
+use candle_core::quantized::k_quants::*;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
 use half::{bf16, f16};
@@ -219,13 +219,78 @@ impl CustomOp1 for MappedWeight {
         #[cfg(not(target_arch = "x86_64"))]
         let done = false;
         if !done {
-            with_block_type!(self.dtype, T => k_quants::matmul::<T>((m, k, n), xs, self.blocks::<T>(), &mut dst))?;
+            with_block_type!(self.dtype, T => vec_dot_matmul::<T>(m, k, n, xs, self.blocks::<T>(), &mut dst));
         }
         let mut out_dims = dims.to_vec();
         if let Some(last) = out_dims.last_mut() {
             *last = n;
         }
         Ok((CpuStorage::F32(dst), Shape::from(out_dims)))
+    }
+}
+
+/// `dst[m×n] = xs[m×k] · wᵀ` with candle's per-block dot products, threaded
+/// on rayon's pool like the rest of the forward pass. candle's own `matmul`
+/// runs on a second, spinning thread pool: on a 2-core machine its workers
+/// spin on the cores rayon's workers need (half the samples of a profiled
+/// request were spent in its barrier).
+fn vec_dot_matmul<T: GgmlType + Sync>(
+    m: usize,
+    k: usize,
+    n: usize,
+    xs: &[f32],
+    w: &[T],
+    dst: &mut [f32],
+) {
+    use rayon::prelude::*;
+    let kb = k / T::BLCK_SIZE;
+    let mut q = vec![T::VecDotType::zeros(); m * kb];
+    for (row, out) in xs.chunks_exact(k).zip(q.chunks_exact_mut(kb)) {
+        T::VecDotType::from_float(row, out);
+    }
+    let weight = |c: usize| &w[c * kb..(c + 1) * kb];
+    // Enough chunks for rayon to balance, few enough to keep dispatch cheap.
+    let chunk = (n / (8 * rayon::current_num_threads().max(1))).clamp(16, 512) & !3;
+    if m == 1 {
+        dst.par_chunks_mut(chunk).enumerate().for_each(|(i, out)| {
+            let first = i * chunk;
+            let mut j = 0;
+            while j + 4 <= out.len() {
+                let c = first + j;
+                let (a, b, e, f) = T::vec_dot_4(
+                    k,
+                    weight(c),
+                    weight(c + 1),
+                    weight(c + 2),
+                    weight(c + 3),
+                    &q,
+                );
+                out[j..j + 4].copy_from_slice(&[a, b, e, f]);
+                j += 4;
+            }
+            for (o, c) in out[j..].iter_mut().zip(first + j..) {
+                *o = T::vec_dot(k, weight(c), &q);
+            }
+        });
+        return;
+    }
+    // Column-major while threaded (each worker owns whole columns), so a
+    // weight row is read once for all activation rows.
+    let mut cols = vec![0f32; n * m];
+    cols.par_chunks_mut(m * chunk)
+        .enumerate()
+        .for_each(|(i, out)| {
+            for (j, col) in out.chunks_exact_mut(m).enumerate() {
+                let wr = weight(i * chunk + j);
+                for (r, o) in col.iter_mut().enumerate() {
+                    *o = T::vec_dot(k, wr, &q[r * kb..(r + 1) * kb]);
+                }
+            }
+        });
+    for r in 0..m {
+        for c in 0..n {
+            dst[r * n + c] = cols[c * m + r];
+        }
     }
 }
 
@@ -247,6 +312,46 @@ impl QLinear {
         match self {
             QLinear::Mapped(w) => x.apply_op1_no_bwd(w),
             QLinear::Device(m) => m.forward(x),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    fn matches_candle<T: GgmlType + Sync>(m: usize, k: usize, n: usize) {
+        let mut w = vec![T::zeros(); n * k / T::BLCK_SIZE];
+        T::from_float(&random(n * k, 7), &mut w);
+        let xs = random(m * k, 11);
+        let mut want = vec![0f32; m * n];
+        candle_core::quantized::k_quants::matmul::<T>((m, k, n), &xs, &w, &mut want).unwrap();
+        let mut got = vec![0f32; m * n];
+        vec_dot_matmul::<T>(m, k, n, &xs, &w, &mut got);
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn threaded_vec_dot_matmul_matches_candles_matmul() {
+        // Decode (one row) and prefill (several), with column counts that
+        // leave partial chunks and a tail of fewer than four columns.
+        for (m, n) in [(1, 1030), (1, 7), (3, 257), (6, 64)] {
+            matches_candle::<BlockQ6K>(m, 512, n);
+            matches_candle::<BlockQ4K>(m, 512, n);
+            matches_candle::<BlockQ8_0>(m, 64, n);
+            matches_candle::<f32>(m, 24, n);
         }
     }
 }
