@@ -1,7 +1,8 @@
 //! cmdai's own CPU kernels where candle's are slow (`q4k`: Q4_K prefill;
 //! `q5_0`: Q5_0, for which candle has only a scalar loop), and what they
 //! share: feature detection, byte access to candle's blocks, and the tiled,
-//! threaded matmul driver. x86-64 only (AVX2): the module is not compiled
+//! threaded matmul driver. x86-64 only (AVX2, and AVX-512 VNNI where the
+//! CPU has it, chosen at run time): the module is not compiled
 //! elsewhere, and candle's kernels run instead.
 
 pub mod q4k;
@@ -15,6 +16,21 @@ pub fn available() -> bool {
     is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
+}
+
+/// AVX-512 with VNNI (Zen 4, Ice Lake and later): 64 bytes per multiply
+/// and a fused multiply-add of i16 pairs into i32.
+/// `CMDAI_NO_AVX512=1` keeps to AVX2 (to compare them, or where AVX-512
+/// lowers the clock).
+pub fn vnni() -> bool {
+    static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VNNI.get_or_init(|| {
+        available()
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+            && std::env::var_os("CMDAI_NO_AVX512").is_none_or(|v| v.is_empty() || v == "0")
+    })
 }
 
 mod sealed {
