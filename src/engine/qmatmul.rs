@@ -214,6 +214,7 @@ impl CustomOp1 for MappedWeight {
         let done = match self.dtype {
             GgmlDType::Q5_0 => super::kernels::q5_0::matmul(m, k, n, xs, self.blocks(), &mut dst),
             GgmlDType::Q4K => super::kernels::q4k::matmul(m, k, n, xs, self.blocks(), &mut dst),
+            GgmlDType::Q6K => super::kernels::q6k::matmul(m, k, n, xs, self.blocks(), &mut dst),
             _ => false,
         };
         #[cfg(not(target_arch = "x86_64"))]

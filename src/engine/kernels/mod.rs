@@ -1,14 +1,15 @@
-//! cmdai's own CPU kernels where candle's are slow (`q4k`: Q4_K prefill;
-//! `q5_0`: Q5_0, for which candle has only a scalar loop), and what they
-//! share: feature detection, byte access to candle's blocks, and the tiled,
-//! threaded matmul driver. x86-64 only (AVX2, and AVX-512 VNNI where the
-//! CPU has it, chosen at run time): the module is not compiled
+//! cmdai's own CPU kernels where candle's are slow (`q4k`, `q6k`: Q4_K and
+//! Q6_K prefill; `q5_0`: Q5_0, for which candle has only a scalar loop), and
+//! what they share: feature detection, byte access to candle's blocks, and
+//! the tiled, threaded matmul driver. x86-64 only (AVX2, and AVX-512 VNNI
+//! where the CPU has it, chosen at run time): the module is not compiled
 //! elsewhere, and candle's kernels run instead.
 
 pub mod q4k;
 pub mod q5_0;
+pub mod q6k;
 
-use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ8K, BlockQ8_0};
+use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0};
 use rayon::prelude::*;
 
 /// AVX2 + FMA + F16C, the baseline of every x86-64 CPU from the last decade.
@@ -65,6 +66,11 @@ block!(
     BlockQ4K,
     144,
     "d: f16 | dmin: f16 | scales: [u8; 12] | qs: [u8; 128]"
+);
+block!(
+    BlockQ6K,
+    210,
+    "ql: [u8; 128] | qh: [u8; 64] | scales: [i8; 16] | d: f16"
 );
 block!(BlockQ8K, 292, "d: f32 | qs: [i8; 256] | bsums: [i16; 16]");
 block!(BlockQ5_0, 22, "d: f16 | qh: [u8; 4] | qs: [u8; 16]");
