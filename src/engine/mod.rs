@@ -18,12 +18,35 @@ use std::time::Instant;
 
 pub struct Engine {
     model: qwen2::Model,
-    tokenizer: tokenizer::Tokenizer,
+    tokenizer: Pending<tokenizer::Tokenizer>,
     /// Identifies the weights for the prefix cache (sha256 for catalog
     /// models, a file fingerprint otherwise).
     model_id: String,
-    stop_ids: Vec<u32>,
     pub load_ms: f64,
+}
+
+/// A value built on another thread, waited for where first needed.
+enum Pending<T> {
+    Building(std::thread::JoinHandle<Result<T>>),
+    Ready(T),
+    Failed,
+}
+
+impl<T> Pending<T> {
+    fn get(&mut self) -> Result<&mut T> {
+        if matches!(self, Pending::Building(_)) {
+            if let Pending::Building(handle) = std::mem::replace(self, Pending::Failed) {
+                let built = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::model("building the tokenizer crashed")))?;
+                *self = Pending::Ready(built);
+            }
+        }
+        match self {
+            Pending::Ready(v) => Ok(v),
+            _ => Err(Error::model("the tokenizer could not be built")),
+        }
+    }
 }
 
 pub struct GenOptions {
@@ -99,18 +122,18 @@ pub fn select_device(name: &str) -> Result<Device> {
 impl Engine {
     pub fn load(path: &Path, model_id: String, device: &Device) -> Result<Self> {
         let start = Instant::now();
-        let gguf = gguf::Gguf::open(path)?;
+        let gguf = std::sync::Arc::new(gguf::Gguf::open(path)?);
+        // The tokenizer takes longer to build than the weights take to map
+        // and the prompt cache to load: it is built meanwhile.
+        let for_tokenizer = gguf.clone();
+        let tokenizer = Pending::Building(std::thread::spawn(move || {
+            tokenizer::Tokenizer::from_gguf(&for_tokenizer)
+        }));
         let model = qwen2::Model::load(&gguf, device)?;
-        let tokenizer = tokenizer::Tokenizer::from_gguf(&gguf)?;
-        let stop_ids = ["<|im_end|>", "<|endoftext|>"]
-            .iter()
-            .filter_map(|t| tokenizer.token_id(t))
-            .collect();
         Ok(Engine {
             model,
             tokenizer,
             model_id,
-            stop_ids,
             load_ms: ms(start),
         })
     }
@@ -128,21 +151,24 @@ impl Engine {
             ..Timings::default()
         };
         let start = Instant::now();
-        let prefix = self.tokenizer.encode_template(&prompt.prefix)?;
+        let (mut cache, cache_state) = self.prefix_cache(&prompt.prefix, opts, &mut |_, _| {})?;
+        let prefix_tokens = cache.len;
+        t.prefix_ms = ms(start);
+
+        let start = Instant::now();
+        let tokenizer = self.tokenizer.get()?;
         let mut rest = Vec::new();
         for seg in &prompt.turn {
             match seg {
-                crate::prompt::Segment::Template(s) => {
-                    rest.extend(self.tokenizer.encode_template(s)?)
-                }
-                crate::prompt::Segment::User(s) => rest.extend(self.tokenizer.encode_plain(s)?),
+                crate::prompt::Segment::Template(s) => rest.extend(tokenizer.encode_template(s)?),
+                crate::prompt::Segment::User(s) => rest.extend(tokenizer.encode_plain(s)?),
             }
         }
+        let stop_ids: Vec<u32> = ["<|im_end|>", "<|endoftext|>"]
+            .iter()
+            .filter_map(|t| tokenizer.token_id(t))
+            .collect();
         t.tokenize_ms = ms(start);
-
-        let start = Instant::now();
-        let (mut cache, cache_state) = self.prefix_cache(&prefix, opts, &mut |_, _| {})?;
-        t.prefix_ms = ms(start);
 
         let limit = self.model.config.context;
         if cache.len + rest.len() + opts.max_tokens > limit {
@@ -153,7 +179,7 @@ impl Engine {
             )));
         }
         let start = Instant::now();
-        let mut logits = forward(&self.model, &rest, &mut cache)?;
+        let mut logits = self.model.forward(&rest, &mut cache)?;
         t.prefill_ms = ms(start);
 
         let start = Instant::now();
@@ -162,21 +188,21 @@ impl Engine {
         let mut text = String::new();
         for _ in 0..opts.max_tokens {
             let next = sampler.next(&logits)?;
-            if self.stop_ids.contains(&next) {
+            if stop_ids.contains(&next) {
                 break;
             }
             out.push(next);
-            text = self.tokenizer.decode(&out)?;
+            text = tokenizer.decode(&out)?;
             if done(&text) {
                 break;
             }
-            logits = forward(&self.model, &[next], &mut cache)?;
+            logits = self.model.forward(&[next], &mut cache)?;
         }
         t.decode_ms = ms(start);
         Ok(Generation {
             text,
             timings: t,
-            prefix_tokens: prefix.len(),
+            prefix_tokens,
             request_tokens: rest.len(),
             generated_tokens: out.len(),
             prefix_cache: cache_state,
@@ -191,7 +217,6 @@ impl Engine {
         dir: &Path,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<PrefixCache> {
-        let tokens = self.tokenizer.encode_template(prefix)?;
         let opts = GenOptions {
             max_tokens: 1,
             temperature: 0.0,
@@ -199,26 +224,28 @@ impl Engine {
             cache_dir: Some(dir.to_path_buf()),
             may_build_prefix: true,
         };
-        Ok(self.prefix_cache(&tokens, &opts, progress)?.1)
+        Ok(self.prefix_cache(prefix, &opts, progress)?.1)
     }
 
+    /// The prefix's keys and values: from the cache file when there is one
+    /// for this model and prefix text (no tokenizer needed, so it loads while
+    /// the tokenizer is being built), else prefilled.
     fn prefix_cache(
         &mut self,
-        prefix: &[u32],
+        prefix: &str,
         opts: &GenOptions,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<(qwen2::KvCache, PrefixCache)> {
         let c = &self.model.config;
         let device = &self.model.device;
         let Some(dir) = &opts.cache_dir else {
-            return Ok((self.prefill(prefix, progress)?, PrefixCache::Off));
+            let tokens = self.tokenizer.get()?.encode_template(prefix)?;
+            return Ok((self.prefill(&tokens, progress)?, PrefixCache::Off));
         };
         let key = prefix_cache::cache_key(&self.model_id, prefix);
         let path = prefix_cache::cache_path(dir, &key);
         if let Ok(cache) = prefix_cache::load(&path, &key, c, device) {
-            if cache.len == prefix.len() {
-                return Ok((cache, PrefixCache::Hit));
-            }
+            return Ok((cache, PrefixCache::Hit));
         }
         if !opts.may_build_prefix {
             return Err(Error::new(
@@ -226,7 +253,8 @@ impl Engine {
                 "the prompt cache is not built yet: run `cmdai model prepare`",
             ));
         }
-        let cache = self.prefill(prefix, progress)?;
+        let tokens = self.tokenizer.get()?.encode_template(prefix)?;
+        let cache = self.prefill(&tokens, progress)?;
         // A read-only or full cache dir only costs speed, never the answer.
         let state = match prefix_cache::save(&path, &key, &self.model.config, &cache) {
             Ok(()) => PrefixCache::Built,
@@ -245,7 +273,7 @@ impl Engine {
         const CHUNK: usize = 128;
         let mut cache = qwen2::KvCache::empty(&self.model.config, &self.model.device)?;
         for chunk in tokens.chunks(CHUNK) {
-            forward(&self.model, chunk, &mut cache)?;
+            self.model.forward(chunk, &mut cache)?;
             progress(cache.len, tokens.len());
         }
         Ok(cache)
@@ -273,22 +301,6 @@ impl PrefixCache {
             PrefixCache::Unsaved => "unsaved",
             PrefixCache::Off => "off",
         }
-    }
-}
-
-/// Runs the forward pass on a worker of cmdai's rayon pool. From a thread
-/// outside the pool every parallel op (about a hundred per token) would
-/// wake the pool and block on it; from a worker it splits its work inline.
-fn forward(
-    model: &qwen2::Model,
-    tokens: &[u32],
-    cache: &mut qwen2::KvCache,
-) -> Result<candle_core::Tensor> {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    let pool = POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().build().ok());
-    match pool {
-        Some(pool) => pool.install(|| model.forward(tokens, cache)),
-        None => model.forward(tokens, cache),
     }
 }
 

@@ -20,14 +20,13 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 8] = b"CMDAIKV1";
 const HEADER: usize = 8 + 32 + 16;
 
-/// Identifies a prefix cache: the model file and the exact prefix tokens.
-pub fn cache_key(model_id: &str, prefix: &[u32]) -> [u8; 32] {
+/// Identifies a prefix cache: the model file (whose tokenizer turns the
+/// text into the same tokens every time) and the exact prefix text.
+pub fn cache_key(model_id: &str, prefix: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(model_id.as_bytes());
     h.update([0u8]);
-    for t in prefix {
-        h.update(t.to_le_bytes());
-    }
+    h.update(prefix.as_bytes());
     h.finalize().into()
 }
 

@@ -6,6 +6,7 @@ use crate::engine::gguf::Gguf;
 use crate::engine::qmatmul::{MappedWeight, QLinear};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
+use std::sync::OnceLock;
 
 /// Positions cmdai ever uses: prompt, request and answer.
 pub const MAX_CONTEXT: usize = 4096;
@@ -160,7 +161,19 @@ impl Model {
 
     /// Runs `tokens` at positions `cache.len..`, extends the cache, and returns
     /// the logits of the last token (a `vocab` vector).
+    ///
+    /// On a worker of cmdai's rayon pool: called from outside the pool, each
+    /// of the hundred parallel ops per token would wake the pool and block
+    /// on it; from a worker they split their work inline.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+        match POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().build().ok()) {
+            Some(pool) => pool.install(|| self.forward_here(tokens, cache)),
+            None => self.forward_here(tokens, cache),
+        }
+    }
+
+    fn forward_here(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         let c = &self.config;
         let m = tokens.len();
         let pos = cache.len;
