@@ -141,6 +141,24 @@ pub fn tiled_matmul<W, A, U>(
     }
 }
 
+/// `dst[r][c] = dot(c, r)` for a few activation rows (decode), output
+/// columns split across threads in chunks big enough to amortise dispatch.
+pub fn few_rows_matmul(
+    m: usize,
+    n: usize,
+    dot: impl Fn(usize, usize) -> f32 + Sync,
+    dst: &mut [f32],
+) {
+    const CHUNK: usize = 64;
+    for (r, row) in dst.chunks_exact_mut(n).enumerate().take(m) {
+        row.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = dot(i * CHUNK + j, r);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 pub mod testing {
     /// Deterministic values in [-scale/2, scale/2).
