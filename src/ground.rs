@@ -135,14 +135,27 @@ fn request_minutes(request: &str) -> Vec<u64> {
     out
 }
 
-/// `find -mtime N` counts days. When the request speaks of N hours (or
-/// minutes) and the model wrote that same N as days, it meant minutes.
+/// `find -mtime N` counts days and `-mmin N` minutes. When the request
+/// speaks of N hours (or minutes) and the model wrote that same N as days,
+/// or N hours as N minutes, it copied the number without the unit.
 fn hours_as_days(cmd: &str, request: &str) -> String {
     let minutes = request_minutes(request);
     if minutes.is_empty() || request.to_lowercase().contains("day") {
         return cmd.to_string();
     }
-    rewrite_arg(cmd, "-mtime", |arg| {
+    let cmd = rewrite_arg(cmd, "-mmin", |arg| {
+        let (sign, digits) = match arg.strip_prefix(['+', '-']) {
+            Some(d) => (&arg[..1], d),
+            None => ("", arg),
+        };
+        let n: u64 = digits.parse().ok()?;
+        if minutes.contains(&n) {
+            return None; // the request's own minutes
+        }
+        let m = minutes.iter().find(|&&m| m == n * 60)?;
+        Some(("-mmin", format!("{sign}{m}")))
+    });
+    rewrite_arg(&cmd, "-mtime", |arg| {
         let (sign, digits) = match arg.strip_prefix(['+', '-']) {
             Some(d) => (&arg[..1], d),
             None => ("", arg),
@@ -209,6 +222,22 @@ mod tests {
         assert_eq!(
             gnu("find . -mtime +2", "older than 2 days and 3 hours"),
             "find . -mtime +2"
+        );
+        // Hours written as minutes.
+        assert_eq!(
+            gnu(
+                "find docs -type f -mmin -12",
+                "files changed in the last 12 hours"
+            ),
+            "find docs -type f -mmin -720"
+        );
+        assert_eq!(
+            gnu("find . -mmin -90", "modified in the last 90 minutes"),
+            "find . -mmin -90"
+        );
+        assert_eq!(
+            gnu("find . -mmin -60", "in the last 60 minutes or 1 hour"),
+            "find . -mmin -60"
         );
     }
 
