@@ -1,9 +1,12 @@
 //! Latency benchmark: model load, prefill and decode per token, one-shot
-//! end-to-end process time, peak RSS; and candle's own quantized Qwen2
-//! (heap copies + repacking) on the same file for comparison.
+//! end-to-end process time, peak RSS; candle's own quantized Qwen2 (heap
+//! copies + repacking) on the same file; and, when `python3 -c 'import
+//! llama_cpp'` works, llama.cpp on the same file and prompt, model resident
+//! and the prefix's state in memory (a warm server's best case).
 //!
 //! cargo bench --bench latency [-- --model NAME] [-- --runs N] [-- --skip-candle]
-//! Prints a Markdown table for docs/PERFORMANCE.md.
+//! Prints the machine (CPU, kernels, read bandwidth) and a Markdown table
+//! for docs/PERFORMANCE.md.
 
 use candle_core::{Device, Tensor};
 use cmdai::engine::{gguf::Gguf, qwen2, tokenizer::Tokenizer, Engine};
@@ -172,9 +175,15 @@ fn main() {
         candle_reference(&path, &tokens, &mut rows);
     }
 
+    llama_cpp(&path, runs, &mut rows);
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "model: {name}, runs: {runs}, threads: {}",
-        candle_core::utils::get_num_threads()
+        "model: {name}, runs: {runs}, threads: {threads}\nmachine: {}, {threads} threads, \
+         read bandwidth {:.0} GB/s ({threads} threads), kernels: {}",
+        cpu_model(),
+        read_bandwidth_gbs(),
+        cmdai::engine::cpu_kernels()
     );
     println!("\n| what | measured |\n| --- | --- |");
     for (k, v) in rows {
@@ -235,5 +244,157 @@ fn candle_reference(path: &Path, tokens: &[u32], rows: &mut Vec<(String, String)
     rows.push((
         "candle quantized_qwen2: prefill after repack".into(),
         format!("{p:.1} ms/token ({:.0} tok/s)", 1000.0 / p),
+    ));
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Best of three parallel passes summing a 1 GiB buffer: what decode, which
+/// reads every weight once per token, could at most stream.
+fn read_bandwidth_gbs() -> f64 {
+    use rayon::prelude::*;
+    let buf = vec![1u64; (1 << 30) / 8];
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let sum: u64 = buf.par_chunks(1 << 16).map(|c| c.iter().sum::<u64>()).sum();
+        assert_eq!(sum, buf.len() as u64);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (1u64 << 30) as f64 / best / 1e9
+}
+
+/// llama.cpp through llama-cpp-python, as a warm server would run it: the
+/// model loaded once, the prefix evaluated once and its state restored per
+/// request, greedy decoding to the closing fence. Same threads as cmdai.
+const LLAMA_CPP: &str = r#"
+import json, sys, time
+import numpy as np
+from llama_cpp import Llama
+path, threads, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+job = json.load(sys.stdin)
+llm = Llama(model_path=path, n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+            n_batch=512, verbose=False)
+prefix = llm.tokenize(job["prefix"].encode(), add_bos=False, special=True)
+llm.eval(prefix)
+state = llm.save_state()
+stop = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+out = []
+for turn in job["turns"]:
+    for _ in range(runs):
+        llm.load_state(state)
+        toks = llm.tokenize(turn.encode(), add_bos=False, special=True)
+        t0 = time.perf_counter()
+        llm.eval(toks)
+        t1 = time.perf_counter()
+        gen = []
+        while len(gen) < 64:
+            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            if tok in stop:
+                break
+            gen.append(tok)
+            if "```" in llm.detokenize(gen).decode("utf-8", "replace"):
+                break
+            llm.eval([tok])
+        t2 = time.perf_counter()
+        out.append({"turn": len(toks), "prefill": t1 - t0, "gen": len(gen), "decode": t2 - t1,
+                    "text": llm.detokenize(gen).decode("utf-8", "replace")})
+print(json.dumps(out))
+"#;
+
+fn llama_cpp(path: &Path, runs: usize, rows: &mut Vec<(String, String)>) {
+    use std::io::Write;
+    let importable = Command::new("python3")
+        .args(["-c", "import llama_cpp, numpy"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        rows.push((
+            "llama.cpp".into(),
+            "not measured: `python3 -m pip install llama-cpp-python` to compare".into(),
+        ));
+        return;
+    }
+    // The prompt cmdai sends from the bench's empty directory (no listing).
+    use cmdai::context::{os_flavour, Context, Shell};
+    use cmdai::prompt::Segment;
+    let ctx = Context {
+        shell: Shell::Bash,
+        os: os_flavour(),
+        listing: Vec::new(),
+    };
+    let turns: Vec<String> = REQUESTS
+        .iter()
+        .map(|r| {
+            let p = cmdai::prompt::build(&ctx, r);
+            p.turn
+                .iter()
+                .map(|s| match s {
+                    Segment::Template(t) | Segment::User(t) => t.as_str(),
+                })
+                .collect()
+        })
+        .collect();
+    let job = serde_json::json!({
+        "prefix": cmdai::prompt::prefix(os_flavour()),
+        "turns": turns,
+    });
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut child = Command::new("python3")
+        .args(["-c", LLAMA_CPP])
+        .arg(path)
+        .args([threads.to_string(), runs.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let Ok(v) = serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout) else {
+        rows.push(("llama.cpp".into(), "failed to run".into()));
+        return;
+    };
+    let f = |k: &str| {
+        v.iter()
+            .map(|r| r[k].as_f64().unwrap_or(0.0))
+            .collect::<Vec<_>>()
+    };
+    let (turn, prefill, gen, decode) = (f("turn"), f("prefill"), f("gen"), f("decode"));
+    let prefill_tps = median(turn.iter().zip(&prefill).map(|(n, t)| n / t).collect());
+    let decode_tps = median(gen.iter().zip(&decode).map(|(n, t)| n / t).collect());
+    let warm = median(
+        prefill
+            .iter()
+            .zip(&decode)
+            .map(|(p, d)| (p + d) * 1000.0)
+            .collect(),
+    );
+    rows.push((
+        "llama.cpp, resident, prefix state in memory: request prefill".into(),
+        format!("{prefill_tps:.0} tok/s"),
+    ));
+    rows.push((
+        "llama.cpp, resident: decode".into(),
+        format!("{decode_tps:.1} tok/s"),
+    ));
+    rows.push((
+        "llama.cpp, resident: request to answer p50, all three".into(),
+        format!("{warm:.0} ms"),
     ));
 }

@@ -7,7 +7,7 @@
 
 pub mod cmd;
 mod config;
-mod context;
+pub mod context;
 pub mod engine;
 pub mod error;
 mod extract;

@@ -280,6 +280,20 @@ impl Engine {
     }
 }
 
+/// The CPU kernels this machine runs, for benchmarks and bug reports.
+pub fn cpu_kernels() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if kernels::vnni() {
+            return "AVX-512 VNNI";
+        }
+        if kernels::available() {
+            return "AVX2";
+        }
+    }
+    "candle's"
+}
+
 /// Where the prompt prefix's keys and values came from on this call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrefixCache {
