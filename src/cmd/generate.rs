@@ -89,9 +89,76 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
         device: args.device.map(|d| d.name()),
         max_tokens: args.max_tokens,
         timeout: args.timeout,
+        endpoint: args.endpoint.clone(),
+        remote_model: args.remote_model.clone(),
+        local: args.local,
     })?;
 
     let shell = args.shell.unwrap_or_else(Shell::from_env);
+    let answer = match &settings.endpoint {
+        Some(endpoint) => ask_remote(&args, &settings, endpoint, shell, request)?,
+        None => ask_local(&args, &settings, shell, request)?,
+    };
+    let cmd = crate::ground::adapt(&answer.cmd, request, Userland::of_this_system());
+    let assessment = safety::assess(&cmd);
+
+    if args.json {
+        let mut out = answer.report;
+        out.insert("cmd".into(), cmd.into());
+        out.insert("risk".into(), assessment.level.name().into());
+        out.insert("reasons".into(), assessment.reasons().into());
+        out.insert("shell".into(), shell.name().into());
+        if let Some(t) = out.get_mut("timings_ms").and_then(|t| t.as_object_mut()) {
+            t.insert(
+                "total".into(),
+                round(total.elapsed().as_secs_f64() * 1000.0).into(),
+            );
+        }
+        println!("{}", serde_json::Value::Object(out));
+        return Ok(());
+    }
+
+    if args.widget {
+        if assessment.level == Level::Critical && !settings.allow_critical {
+            return Err(Error::new(
+                Kind::Blocked,
+                format!("blocked `{cmd}`: it {}", assessment.summary()),
+            ));
+        }
+        print!("{cmd}");
+        if assessment.level >= Level::High {
+            eprintln!(
+                "cmdai: careful, {} risk: it {}",
+                assessment.level.name(),
+                assessment.summary()
+            );
+        }
+        return Ok(());
+    }
+
+    println!("{cmd}");
+    if assessment.level > Level::Safe {
+        eprintln!(
+            "{}",
+            safety::report::one_line(&assessment, std::io::stderr().is_terminal())
+        );
+    }
+    Ok(())
+}
+
+/// A backend's command, before grounding and safety, and what `--json`
+/// reports about how it was made.
+struct Answer {
+    cmd: String,
+    report: serde_json::Map<String, serde_json::Value>,
+}
+
+fn ask_local(
+    args: &GenerateArgs,
+    settings: &Settings,
+    shell: Shell,
+    request: &str,
+) -> Result<Answer> {
     let may_fetch = !args.widget && std::io::stderr().is_terminal();
     let model_name = settings.model.clone();
     let model = resolve_model(&model_name, may_fetch)?;
@@ -132,62 +199,81 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
         other => other?,
     };
     let cmd = crate::extract::command(&generation.text)?;
-    let cmd = crate::ground::adapt(&cmd, request, Userland::of_this_system());
-    let assessment = safety::assess(&cmd);
+    let t = &generation.timings;
+    let report = serde_json::json!({
+        "backend": "local",
+        "model": model_name,
+        "prefix_cache": prepared.unwrap_or(generation.prefix_cache).name(),
+        "tokens": {
+            "prefix": generation.prefix_tokens,
+            "request": generation.request_tokens,
+            "generated": generation.generated_tokens,
+        },
+        "timings_ms": {
+            "load": round(t.load_ms),
+            "tokenize": round(t.tokenize_ms),
+            "prefix": round(t.prefix_ms),
+            "prefill": round(t.prefill_ms),
+            "decode": round(t.decode_ms),
+        },
+    });
+    Ok(Answer {
+        cmd,
+        report: into_map(report),
+    })
+}
 
-    if args.json {
-        let t = &generation.timings;
-        let out = serde_json::json!({
-            "cmd": cmd,
-            "risk": assessment.level.name(),
-            "reasons": assessment.reasons(),
-            "model": model_name,
-            "shell": shell.name(),
-            "prefix_cache": prepared.unwrap_or(generation.prefix_cache).name(),
-            "tokens": {
-                "prefix": generation.prefix_tokens,
-                "request": generation.request_tokens,
-                "generated": generation.generated_tokens,
-            },
-            "timings_ms": {
-                "load": round(t.load_ms),
-                "tokenize": round(t.tokenize_ms),
-                "prefix": round(t.prefix_ms),
-                "prefill": round(t.prefill_ms),
-                "decode": round(t.decode_ms),
-                "total": round(total.elapsed().as_secs_f64() * 1000.0),
-            },
-        });
-        println!("{out}");
-        return Ok(());
-    }
+fn ask_remote(
+    args: &GenerateArgs,
+    settings: &Settings,
+    endpoint: &str,
+    shell: Shell,
+    request: &str,
+) -> Result<Answer> {
+    let endpoint = crate::remote::Endpoint::parse(endpoint)?;
+    // The HTTP client keeps the timeout itself and says which step hung;
+    // the watchdog only backs it up.
+    arm_watchdog(settings.timeout + 2, args.widget);
+    let ctx = Context::gather(shell);
+    let messages = crate::prompt::messages(&ctx, request);
+    let reply = crate::remote::chat(
+        &endpoint,
+        &crate::remote::Request {
+            messages: &messages,
+            model: settings.remote_model.as_deref(),
+            max_tokens: settings.max_tokens,
+            temperature: args.temperature.max(0.0),
+            seed: args.seed,
+            timeout: Duration::from_secs(settings.timeout),
+            api_key: settings.api_key.as_ref(),
+        },
+    )?;
+    let cmd = crate::extract::command_in_reply(&reply.content)?;
+    let report = serde_json::json!({
+        "backend": "remote",
+        "endpoint": endpoint.shown(),
+        "model": reply.model.as_deref().or(settings.remote_model.as_deref()),
+        "finish_reason": reply.finish_reason,
+        "tokens": {
+            "prompt": reply.prompt_tokens,
+            "cached": reply.cached_tokens,
+            "generated": reply.generated_tokens,
+        },
+        "timings_ms": {
+            "request": round(reply.request_ms),
+        },
+    });
+    Ok(Answer {
+        cmd,
+        report: into_map(report),
+    })
+}
 
-    if args.widget {
-        if assessment.level == Level::Critical && !settings.allow_critical {
-            return Err(Error::new(
-                Kind::Blocked,
-                format!("blocked `{cmd}`: it {}", assessment.summary()),
-            ));
-        }
-        print!("{cmd}");
-        if assessment.level >= Level::High {
-            eprintln!(
-                "cmdai: careful, {} risk: it {}",
-                assessment.level.name(),
-                assessment.summary()
-            );
-        }
-        return Ok(());
+fn into_map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
     }
-
-    println!("{cmd}");
-    if assessment.level > Level::Safe {
-        eprintln!(
-            "{}",
-            safety::report::one_line(&assessment, std::io::stderr().is_terminal())
-        );
-    }
-    Ok(())
 }
 
 fn round(ms: f64) -> f64 {
