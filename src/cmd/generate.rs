@@ -46,14 +46,16 @@ pub fn flush_typeahead() {
     }
 }
 
-/// Ends the process with a one-line error if no answer comes within `secs`.
-/// Calling it again restarts the clock: a one-time preparation, shown with
-/// its own progress, does not count against the answer's time.
-fn arm_watchdog(secs: u64, widget: bool) {
+/// Ends the process with a one-line error if no answer comes within `secs`
+/// (plus `grace`, for a backend that keeps the time itself and should be
+/// the one to say what hung). Calling it again restarts the clock: a
+/// one-time preparation, shown with its own progress, does not count
+/// against the answer's time.
+fn arm_watchdog(secs: u64, grace: Duration, widget: bool) {
     static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
     let mut deadline = DEADLINE.lock().unwrap_or_else(PoisonError::into_inner);
     let first = deadline.is_none();
-    *deadline = Some(Instant::now() + Duration::from_secs(secs));
+    *deadline = Some(Instant::now() + Duration::from_secs(secs) + grace);
     drop(deadline);
     if !first {
         return;
@@ -163,7 +165,7 @@ fn ask_local(
     let model_name = settings.model.clone();
     let model = resolve_model(&model_name, may_fetch)?;
     // After a first-use download, which may rightly take minutes.
-    arm_watchdog(settings.timeout, args.widget);
+    arm_watchdog(settings.timeout, Duration::ZERO, args.widget);
     let device = engine::select_device(&settings.device)?;
     let mut engine = Engine::load(&model.path, model.id, &device)?;
 
@@ -188,7 +190,7 @@ fn ask_local(
                 return Err(crate::prepare::start_in_background(&model_name));
             }
             prepared = Some(crate::prepare::build(&mut engine, &model_name, false)?);
-            arm_watchdog(settings.timeout, args.widget);
+            arm_watchdog(settings.timeout, Duration::ZERO, args.widget);
             engine.generate(&prompt, &opts, complete)?
         }
         // An unwritable cache dir: answer anyway, prefilling every time.
@@ -233,7 +235,7 @@ fn ask_remote(
     let endpoint = crate::remote::Endpoint::parse(endpoint)?;
     // The HTTP client keeps the timeout itself and says which step hung;
     // the watchdog only backs it up.
-    arm_watchdog(settings.timeout + 2, args.widget);
+    arm_watchdog(settings.timeout, Duration::from_secs(2), args.widget);
     let ctx = Context::gather(shell);
     let messages = crate::prompt::messages(&ctx, request);
     let reply = crate::remote::chat(
