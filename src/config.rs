@@ -79,8 +79,14 @@ fn parse_file(text: &str) -> Result<HashMap<String, String>> {
             continue;
         }
         let (k, v) = line.split_once('=').ok_or_else(|| {
+            // A mistyped key line must not print the key it holds.
+            let shown = if line.to_lowercase().contains("key") {
+                "…"
+            } else {
+                line
+            };
             Error::usage(format!(
-                "config line {} is not `key = value`: {line}",
+                "config line {} is not `key = value`: {shown}",
                 n + 1
             ))
         })?;
@@ -218,6 +224,8 @@ mod tests {
         assert_eq!(m["model"], "qwen2.5-coder-0.5b");
         assert_eq!(m["timeout"], "5");
         assert!(parse_file("nonsense").is_err());
+        let e = parse_file("api_key: sk-typo").unwrap_err();
+        assert!(!e.message.contains("sk-typo"), "{}", e.message);
     }
 
     #[test]
