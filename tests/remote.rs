@@ -305,6 +305,13 @@ fn a_real_llama_cpp_server_answers_like_the_local_model() {
         return;
     };
     let t = prepared_cache("remote-real");
+    // The first request prefills the whole prompt on the server: over a
+    // minute on a busy 2-core machine.
+    let remote = |cache: &Path| {
+        let mut c = remote(cache);
+        c.env("CMDAI_TIMEOUT", "600");
+        c
+    };
     // One of the prompt's worked examples: greedy decoding repeats it.
     let request = "list all files here including hidden ones, with sizes";
     let o = remote(t.path())
