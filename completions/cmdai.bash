@@ -113,7 +113,7 @@ _cmdai() {
 
     case "${cmd}" in
         cmdai)
-            opts="-s -m -h -V --shell --model --json --device --max-tokens --temperature --seed --timeout --widget --help --version init model check completions help"
+            opts="-s -m -h -V --shell --model --json --device --max-tokens --temperature --seed --timeout --endpoint --remote-model --local --widget --help --version init model check completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -152,6 +152,14 @@ _cmdai() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-model)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cmdai_global_optspecs
-    string join \n s/shell= m/model= json device= max-tokens= temperature= seed= timeout= widget h/help V/version
+    string join \n s/shell= m/model= json device= max-tokens= temperature= seed= timeout= endpoint= remote-model= local widget h/help V/version
 end
 
 function __fish_cmdai_needs_command
@@ -37,7 +37,10 @@ complete -c cmdai -n "__fish_cmdai_needs_command" -l max-tokens -d 'Most tokens 
 complete -c cmdai -n "__fish_cmdai_needs_command" -l temperature -d '0 for the most likely answer (default); higher for variety' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l seed -d 'Random seed used with --temperature' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l timeout -d 'Seconds before giving up [env: CMDAI_TIMEOUT; default 60]' -r
+complete -c cmdai -n "__fish_cmdai_needs_command" -l endpoint -d 'Ask an OpenAI-compatible server instead, e.g. http://gpu-box:8000/v1 [env: CMDAI_ENDPOINT]' -r
+complete -c cmdai -n "__fish_cmdai_needs_command" -l remote-model -d 'The model name the server knows [env: CMDAI_REMOTE_MODEL]' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l json -d 'Print a JSON object: cmd, risk, reasons, timings'
+complete -c cmdai -n "__fish_cmdai_needs_command" -l local -d 'Run the local model even when an endpoint is configured'
 complete -c cmdai -n "__fish_cmdai_needs_command" -l widget -d 'The shell-widget protocol: never downloads, one-line messages'
 complete -c cmdai -n "__fish_cmdai_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cmdai -n "__fish_cmdai_needs_command" -s V -l version -d 'Print version'

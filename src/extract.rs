@@ -7,6 +7,10 @@
 //! string did not: the first unescaped `"` in `grep -l "x" …` ended it.)
 //! Small models sometimes wander (a `$ ` prompt, a sentence); the fallbacks
 //! recover a command where one is clearly there and refuse prose.
+//!
+//! A remote chat server cannot be primed, so its reply is a whole fenced
+//! block (```` ```bash\nls\n``` ````), sometimes with words around it:
+//! [`command_in_reply`] takes the first block.
 
 use crate::error::{Error, Kind, Result};
 
@@ -53,6 +57,29 @@ pub fn command(text: &str) -> Result<String> {
         ));
     }
     Ok(cmd)
+}
+
+/// The command in a whole chat reply: the body of its first fenced block,
+/// or, without a fence, the reply itself (a bare command, one inline code
+/// span, or prose, which is refused).
+pub fn command_in_reply(reply: &str) -> Result<String> {
+    let mut offset = 0;
+    for line in reply.split_inclusive('\n') {
+        if let Some(info) = line.trim_start().strip_prefix(FENCE) {
+            // ```ls -la``` on one line: the command sits between the fences.
+            if let Some(end) = info.find(FENCE) {
+                return command(&info[..end]);
+            }
+            return command(&reply[offset + line.len()..]);
+        }
+        offset += line.len();
+    }
+    let trimmed = reply.trim();
+    let span = trimmed
+        .strip_prefix('`')
+        .and_then(|t| t.strip_suffix('`'))
+        .filter(|t| !t.contains('`'));
+    command(span.unwrap_or(trimmed))
 }
 
 fn looks_like_prose(cmd: &str) -> bool {
@@ -130,6 +157,32 @@ mod tests {
     fn prompt_sign_is_dropped() {
         assert_eq!(command("$ df -h\n```").unwrap(), "df -h");
         assert_eq!(command("\n  uptime\n```").unwrap(), "uptime");
+    }
+
+    #[test]
+    fn whole_replies_give_their_first_fenced_block() {
+        for cmd in AWKWARD {
+            for reply in [
+                format!("```bash\n{cmd}\n```"),
+                format!("```zsh\n{cmd}\n```\n"),
+                format!("```\n{cmd}\n```"),
+                format!("Here you go:\n\n```sh\n{cmd}\n```\nThis does it.\n```bash\nother\n```"),
+                // Cut off by the token limit: the block so far.
+                format!("```fish\n{cmd}"),
+            ] {
+                assert_eq!(command_in_reply(&reply).unwrap(), *cmd, "from {reply:?}");
+            }
+        }
+        assert_eq!(command_in_reply("```ls -la```").unwrap(), "ls -la");
+        assert_eq!(command_in_reply("  df -h\n").unwrap(), "df -h");
+        assert_eq!(command_in_reply("`du -sh .`").unwrap(), "du -sh .");
+        assert_eq!(command_in_reply("").unwrap_err().kind, Kind::NoCommand);
+        assert_eq!(
+            command_in_reply("```bash\n```").unwrap_err().kind,
+            Kind::NoCommand
+        );
+        let prose = "I am sorry, but I cannot help with that request.";
+        assert_eq!(command_in_reply(prose).unwrap_err().kind, Kind::NoCommand);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! A request flows one way: `context` → `prompt` → `engine` → `extract` →
 //! `ground` → `safety`; `cmd` wires it to the command line and the shell
 //! widgets (one file per command); `models` gets the weights onto disk and
-//! `prepare` builds the prompt cache ahead of the first request.
+//! `prepare` builds the prompt cache ahead of the first request. `remote`
+//! asks an OpenAI-compatible server instead of the local engine when an
+//! endpoint is configured.
 
 pub mod cmd;
 mod config;
@@ -16,5 +18,6 @@ mod ground;
 mod models;
 mod prepare;
 pub mod prompt;
+mod remote;
 pub mod safety;
 mod shell;

@@ -4,6 +4,11 @@
 //! Everything that does not change between calls (system prompt, examples)
 //! forms the prefix, whose KV cache is computed once and reused. What changes
 //! per call (the cwd listing, the request) comes after it.
+//!
+//! A remote server applies the chat template itself, so for it the same
+//! text goes out as chat messages ([`messages`]): the system prompt and
+//! examples are byte-identical on every call, which is what servers'
+//! prefix caches key on.
 
 use crate::context::{Context, Shell};
 
@@ -18,6 +23,22 @@ pub enum Segment {
     Template(String),
     /// Text from the user or the file system; special-token text stays text.
     User(String),
+}
+
+/// One chat message, for servers that apply the chat template themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub role: &'static str,
+    pub content: String,
+}
+
+impl Message {
+    fn new(role: &'static str, content: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
 }
 
 pub struct Prompt {
@@ -149,15 +170,43 @@ pub fn examples() -> &'static [(&'static str, &'static str)] {
     EXAMPLES
 }
 
+/// The system prompt and the worked examples, as chat messages.
+fn fixed_messages(os: &str) -> Vec<Message> {
+    let mut messages = vec![Message::new("system", system_prompt(os))];
+    for (q, a) in EXAMPLES {
+        messages.push(Message::new("user", *q));
+        messages.push(Message::new("assistant", answer(a)));
+    }
+    messages
+}
+
 /// The part of every prompt that does not depend on the request, the
 /// directory or the shell: its KV cache is computed once per model.
 pub fn prefix(os: &str) -> String {
-    let mut prefix = turn("system", &system_prompt(os));
-    for (q, a) in EXAMPLES {
-        prefix.push_str(&turn("user", q));
-        prefix.push_str(&turn("assistant", &answer(a)));
+    fixed_messages(os)
+        .iter()
+        .map(|m| turn(m.role, &m.content))
+        .collect()
+}
+
+/// The prompt as chat messages, for an OpenAI-compatible server: the same
+/// system prompt, examples and request as [`build`]. A chat API cannot be
+/// made to continue a primed answer everywhere, so the request's last line
+/// names the code block the answer should be; the model writes the whole
+/// block and extraction takes the command from it.
+pub fn messages(ctx: &Context, request: &str) -> Vec<Message> {
+    let mut messages = fixed_messages(ctx.os);
+    let mut text = String::new();
+    if !ctx.listing.is_empty() {
+        text.push_str(&format!("Files here: {}\nRequest: ", ctx.listing.join(" ")));
     }
-    prefix
+    text.push_str(request);
+    text.push_str(&format!(
+        "\nAnswer with one ```{} code block.",
+        ctx.shell.name()
+    ));
+    messages.push(Message::new("user", text));
+    messages
 }
 
 pub fn build(ctx: &Context, request: &str) -> Prompt {
@@ -227,6 +276,34 @@ mod tests {
             Some(Segment::Template(t)) => assert!(t.ends_with("```fish\n")),
             _ => panic!("prompt must end primed"),
         }
+    }
+
+    #[test]
+    fn chat_messages_carry_the_same_prompt() {
+        let c = ctx();
+        let m = messages(&c, "play a sound");
+        let rendered: String = m[..m.len() - 1]
+            .iter()
+            .map(|m| turn(m.role, &m.content))
+            .collect();
+        assert_eq!(rendered, build(&c, "x").prefix);
+        assert_eq!(m.len(), 2 + 2 * EXAMPLES.len());
+        let last = m.last().unwrap();
+        assert_eq!(last.role, "user");
+        assert_eq!(
+            last.content,
+            "Files here: src/ README.md\nRequest: play a sound\nAnswer with one ```zsh code block."
+        );
+        // Only the last message depends on the request, the cwd or the shell.
+        let mut other = c.clone();
+        other.listing.clear();
+        other.shell = Shell::Fish;
+        let n = messages(&other, "b");
+        assert_eq!(m[..m.len() - 1], n[..n.len() - 1]);
+        assert_eq!(
+            n.last().unwrap().content,
+            "b\nAnswer with one ```fish code block."
+        );
     }
 
     #[test]

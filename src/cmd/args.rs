@@ -51,6 +51,15 @@ pub struct GenerateArgs {
     /// Seconds before giving up [env: CMDAI_TIMEOUT; default 60]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Ask an OpenAI-compatible server instead, e.g. http://gpu-box:8000/v1 [env: CMDAI_ENDPOINT]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The model name the server knows [env: CMDAI_REMOTE_MODEL]
+    #[arg(long, value_name = "NAME")]
+    pub remote_model: Option<String>,
+    /// Run the local model even when an endpoint is configured
+    #[arg(long, conflicts_with = "endpoint")]
+    pub local: bool,
     /// The shell-widget protocol: never downloads, one-line messages
     #[arg(long)]
     pub widget: bool,

@@ -46,14 +46,16 @@ pub fn flush_typeahead() {
     }
 }
 
-/// Ends the process with a one-line error if no answer comes within `secs`.
-/// Calling it again restarts the clock: a one-time preparation, shown with
-/// its own progress, does not count against the answer's time.
-fn arm_watchdog(secs: u64, widget: bool) {
+/// Ends the process with a one-line error if no answer comes within `secs`
+/// (plus `grace`, for a backend that keeps the time itself and should be
+/// the one to say what hung). Calling it again restarts the clock: a
+/// one-time preparation, shown with its own progress, does not count
+/// against the answer's time.
+fn arm_watchdog(secs: u64, grace: Duration, widget: bool) {
     static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
     let mut deadline = DEADLINE.lock().unwrap_or_else(PoisonError::into_inner);
     let first = deadline.is_none();
-    *deadline = Some(Instant::now() + Duration::from_secs(secs));
+    *deadline = Some(Instant::now() + Duration::from_secs(secs) + grace);
     drop(deadline);
     if !first {
         return;
@@ -89,76 +91,32 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
         device: args.device.map(|d| d.name()),
         max_tokens: args.max_tokens,
         timeout: args.timeout,
+        endpoint: args.endpoint.clone(),
+        remote_model: args.remote_model.clone(),
+        local: args.local,
     })?;
 
     let shell = args.shell.unwrap_or_else(Shell::from_env);
-    let may_fetch = !args.widget && std::io::stderr().is_terminal();
-    let model_name = settings.model.clone();
-    let model = resolve_model(&model_name, may_fetch)?;
-    // After a first-use download, which may rightly take minutes.
-    arm_watchdog(settings.timeout, args.widget);
-    let device = engine::select_device(&settings.device)?;
-    let mut engine = Engine::load(&model.path, model.id, &device)?;
-
-    let ctx = Context::gather(shell);
-    let prompt = crate::prompt::build(&ctx, request);
-    let mut opts = GenOptions {
-        max_tokens: settings.max_tokens,
-        temperature: args.temperature.max(0.0),
-        seed: args.seed,
-        cache_dir: store::kv_dir().ok(),
-        may_build_prefix: false,
+    let answer = match &settings.endpoint {
+        Some(endpoint) => ask_remote(&args, &settings, endpoint, shell, request)?,
+        None => ask_local(&args, &settings, shell, request)?,
     };
-    let complete = crate::extract::is_complete;
-    // Whether this call built the prompt cache (reported by --json).
-    let mut prepared = None;
-    let generation = match engine.generate(&prompt, &opts, complete) {
-        // The prompt cache is missing and could be saved: build it once, in
-        // the background for a widget (which must not block the shell), in
-        // the foreground with progress otherwise.
-        Err(e) if e.kind == Kind::NotReady && crate::prepare::can_save() => {
-            if args.widget {
-                return Err(crate::prepare::start_in_background(&model_name));
-            }
-            prepared = Some(crate::prepare::build(&mut engine, &model_name, false)?);
-            arm_watchdog(settings.timeout, args.widget);
-            engine.generate(&prompt, &opts, complete)?
-        }
-        // An unwritable cache dir: answer anyway, prefilling every time.
-        Err(e) if e.kind == Kind::NotReady => {
-            opts.may_build_prefix = true;
-            engine.generate(&prompt, &opts, complete)?
-        }
-        other => other?,
-    };
-    let cmd = crate::extract::command(&generation.text)?;
-    let cmd = crate::ground::adapt(&cmd, request, Userland::of_this_system());
+    let cmd = crate::ground::adapt(&answer.cmd, request, Userland::of_this_system());
     let assessment = safety::assess(&cmd);
 
     if args.json {
-        let t = &generation.timings;
-        let out = serde_json::json!({
-            "cmd": cmd,
-            "risk": assessment.level.name(),
-            "reasons": assessment.reasons(),
-            "model": model_name,
-            "shell": shell.name(),
-            "prefix_cache": prepared.unwrap_or(generation.prefix_cache).name(),
-            "tokens": {
-                "prefix": generation.prefix_tokens,
-                "request": generation.request_tokens,
-                "generated": generation.generated_tokens,
-            },
-            "timings_ms": {
-                "load": round(t.load_ms),
-                "tokenize": round(t.tokenize_ms),
-                "prefix": round(t.prefix_ms),
-                "prefill": round(t.prefill_ms),
-                "decode": round(t.decode_ms),
-                "total": round(total.elapsed().as_secs_f64() * 1000.0),
-            },
-        });
-        println!("{out}");
+        let mut out = answer.report;
+        out.insert("cmd".into(), cmd.into());
+        out.insert("risk".into(), assessment.level.name().into());
+        out.insert("reasons".into(), assessment.reasons().into());
+        out.insert("shell".into(), shell.name().into());
+        if let Some(t) = out.get_mut("timings_ms").and_then(|t| t.as_object_mut()) {
+            t.insert(
+                "total".into(),
+                round(total.elapsed().as_secs_f64() * 1000.0).into(),
+            );
+        }
+        println!("{}", serde_json::Value::Object(out));
         return Ok(());
     }
 
@@ -188,6 +146,136 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A backend's command, before grounding and safety, and what `--json`
+/// reports about how it was made.
+struct Answer {
+    cmd: String,
+    report: serde_json::Map<String, serde_json::Value>,
+}
+
+fn ask_local(
+    args: &GenerateArgs,
+    settings: &Settings,
+    shell: Shell,
+    request: &str,
+) -> Result<Answer> {
+    let may_fetch = !args.widget && std::io::stderr().is_terminal();
+    let model_name = settings.model.clone();
+    let model = resolve_model(&model_name, may_fetch)?;
+    // After a first-use download, which may rightly take minutes.
+    arm_watchdog(settings.timeout, Duration::ZERO, args.widget);
+    let device = engine::select_device(&settings.device)?;
+    let mut engine = Engine::load(&model.path, model.id, &device)?;
+
+    let ctx = Context::gather(shell);
+    let prompt = crate::prompt::build(&ctx, request);
+    let mut opts = GenOptions {
+        max_tokens: settings.max_tokens,
+        temperature: args.temperature.max(0.0),
+        seed: args.seed,
+        cache_dir: store::kv_dir().ok(),
+        may_build_prefix: false,
+    };
+    let complete = crate::extract::is_complete;
+    // Whether this call built the prompt cache (reported by --json).
+    let mut prepared = None;
+    let generation = match engine.generate(&prompt, &opts, complete) {
+        // The prompt cache is missing and could be saved: build it once, in
+        // the background for a widget (which must not block the shell), in
+        // the foreground with progress otherwise.
+        Err(e) if e.kind == Kind::NotReady && crate::prepare::can_save() => {
+            if args.widget {
+                return Err(crate::prepare::start_in_background(&model_name));
+            }
+            prepared = Some(crate::prepare::build(&mut engine, &model_name, false)?);
+            arm_watchdog(settings.timeout, Duration::ZERO, args.widget);
+            engine.generate(&prompt, &opts, complete)?
+        }
+        // An unwritable cache dir: answer anyway, prefilling every time.
+        Err(e) if e.kind == Kind::NotReady => {
+            opts.may_build_prefix = true;
+            engine.generate(&prompt, &opts, complete)?
+        }
+        other => other?,
+    };
+    let cmd = crate::extract::command(&generation.text)?;
+    let t = &generation.timings;
+    let report = serde_json::json!({
+        "backend": "local",
+        "model": model_name,
+        "prefix_cache": prepared.unwrap_or(generation.prefix_cache).name(),
+        "tokens": {
+            "prefix": generation.prefix_tokens,
+            "request": generation.request_tokens,
+            "generated": generation.generated_tokens,
+        },
+        "timings_ms": {
+            "load": round(t.load_ms),
+            "tokenize": round(t.tokenize_ms),
+            "prefix": round(t.prefix_ms),
+            "prefill": round(t.prefill_ms),
+            "decode": round(t.decode_ms),
+        },
+    });
+    Ok(Answer {
+        cmd,
+        report: into_map(report),
+    })
+}
+
+fn ask_remote(
+    args: &GenerateArgs,
+    settings: &Settings,
+    endpoint: &str,
+    shell: Shell,
+    request: &str,
+) -> Result<Answer> {
+    let endpoint = crate::remote::Endpoint::parse(endpoint)?;
+    // The HTTP client keeps the timeout itself and says which step hung;
+    // the watchdog only backs it up.
+    arm_watchdog(settings.timeout, Duration::from_secs(2), args.widget);
+    let ctx = Context::gather(shell);
+    let messages = crate::prompt::messages(&ctx, request);
+    let reply = crate::remote::chat(
+        &endpoint,
+        &crate::remote::Request {
+            messages: &messages,
+            model: settings.remote_model.as_deref(),
+            max_tokens: settings.max_tokens,
+            temperature: args.temperature.max(0.0),
+            seed: args.seed,
+            timeout: Duration::from_secs(settings.timeout),
+            api_key: settings.api_key.as_ref(),
+        },
+    )?;
+    let cmd = crate::extract::command_in_reply(&reply.content)?;
+    let report = serde_json::json!({
+        "backend": "remote",
+        "endpoint": endpoint.shown(),
+        "model": reply.model.as_deref().or(settings.remote_model.as_deref()),
+        "finish_reason": reply.finish_reason,
+        "tokens": {
+            "prompt": reply.prompt_tokens,
+            "cached": reply.cached_tokens,
+            "generated": reply.generated_tokens,
+        },
+        "timings_ms": {
+            "request": round(reply.request_ms),
+        },
+    });
+    Ok(Answer {
+        cmd,
+        report: into_map(report),
+    })
+}
+
+fn into_map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 fn round(ms: f64) -> f64 {
