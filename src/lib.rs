@@ -5,6 +5,7 @@
 //! widgets (one file per command); `models` gets the weights onto disk and
 //! `prepare` builds the prompt cache ahead of the first request.
 
+mod alternatives;
 pub mod cmd;
 mod config;
 mod context;

@@ -1,18 +1,12 @@
-//! `cmdai REQUEST`: the request-to-command pipeline and its output, for a
-//! person at a terminal, for `--json`, and for the shell widgets.
+//! `cmdai REQUEST`: a request in plain words → one command; with `--next`,
+//! a different one for the same request (Ctrl-G pressed again).
 
 use crate::cmd::args::GenerateArgs;
 use crate::cmd::join_words;
-use crate::config::{Flags, Settings};
-use crate::context::{Context, Shell, Userland};
-use crate::engine::{self, Engine, GenOptions};
-use crate::error::{Error, Kind, Result};
-use crate::models::resolve::resolve_model;
-use crate::models::store;
-use crate::safety::{self, Level};
-use std::io::IsTerminal;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use crate::cmd::suggest::{self, flush_typeahead, Ask, Runner};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use std::time::Instant;
 
 /// Longer requests are refused: they would crowd the model's context and no
 /// one types a kilobyte at a prompt on purpose.
@@ -34,43 +28,6 @@ pub fn validate_request(request: &str) -> Result<&str> {
     Ok(request)
 }
 
-/// In widget mode, discards keys typed while the model was thinking: an
-/// Enter pressed early must not run an unreviewed suggestion.
-pub fn flush_typeahead() {
-    use std::os::fd::AsRawFd;
-    if let Ok(tty) = std::fs::File::open("/dev/tty") {
-        // SAFETY: tcflush on a descriptor we own; failure is harmless.
-        unsafe {
-            libc::tcflush(tty.as_raw_fd(), libc::TCIFLUSH);
-        }
-    }
-}
-
-/// Ends the process with a one-line error if no answer comes within `secs`.
-/// Calling it again restarts the clock: a one-time preparation, shown with
-/// its own progress, does not count against the answer's time.
-fn arm_watchdog(secs: u64, widget: bool) {
-    static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
-    let mut deadline = DEADLINE.lock().unwrap_or_else(PoisonError::into_inner);
-    let first = deadline.is_none();
-    *deadline = Some(Instant::now() + Duration::from_secs(secs));
-    drop(deadline);
-    if !first {
-        return;
-    }
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_millis(50));
-        let deadline = *DEADLINE.lock().unwrap_or_else(PoisonError::into_inner);
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            eprintln!("cmdai: no answer within {secs}s; try again, or raise --timeout");
-            if widget {
-                flush_typeahead();
-            }
-            std::process::exit(1);
-        }
-    });
-}
-
 pub fn run(args: GenerateArgs) -> Result<()> {
     let widget = args.widget;
     let result = run_inner(args);
@@ -81,122 +38,34 @@ pub fn run(args: GenerateArgs) -> Result<()> {
 }
 
 fn run_inner(args: GenerateArgs) -> Result<()> {
-    let total = Instant::now();
+    let started = Instant::now();
     let request = join_words(&args.request, "request")?;
     let request = validate_request(&request)?;
-    let settings = Settings::resolve(Flags {
-        model: args.model.clone(),
-        device: args.device.map(|d| d.name()),
-        max_tokens: args.max_tokens,
-        timeout: args.timeout,
-    })?;
-
-    let shell = args.shell.unwrap_or_else(Shell::from_env);
-    let may_fetch = !args.widget && std::io::stderr().is_terminal();
-    let model_name = settings.model.clone();
-    let model = resolve_model(&model_name, may_fetch)?;
-    // After a first-use download, which may rightly take minutes.
-    arm_watchdog(settings.timeout, args.widget);
-    let device = engine::select_device(&settings.device)?;
-    let mut engine = Engine::load(&model.path, model.id, &device)?;
-
-    let ctx = Context::gather(shell);
-    let prompt = crate::prompt::build(&ctx, request);
-    let mut opts = GenOptions {
-        max_tokens: settings.max_tokens,
-        temperature: args.temperature.max(0.0),
-        seed: args.seed,
-        cache_dir: store::kv_dir().ok(),
-        may_build_prefix: false,
+    let mut runner = Runner::start(&args.engine, args.widget)?;
+    runner.opts.temperature = args.temperature.max(0.0);
+    runner.opts.seed = args.seed;
+    let ctx = Context::gather(runner.shell);
+    let ask = Ask {
+        kind: "generate",
+        prompt: crate::prompt::build(&ctx, request),
+        request,
+        after: args.next.as_deref(),
+        avoid: None,
     };
-    let complete = crate::extract::is_complete;
-    // Whether this call built the prompt cache (reported by --json).
-    let mut prepared = None;
-    let generation = match engine.generate(&prompt, &opts, complete) {
-        // The prompt cache is missing and could be saved: build it once, in
-        // the background for a widget (which must not block the shell), in
-        // the foreground with progress otherwise.
-        Err(e) if e.kind == Kind::NotReady && crate::prepare::can_save() => {
-            if args.widget {
-                return Err(crate::prepare::start_in_background(&model_name));
-            }
-            prepared = Some(crate::prepare::build(&mut engine, &model_name, false)?);
-            arm_watchdog(settings.timeout, args.widget);
-            engine.generate(&prompt, &opts, complete)?
-        }
-        // An unwritable cache dir: answer anyway, prefilling every time.
-        Err(e) if e.kind == Kind::NotReady => {
-            opts.may_build_prefix = true;
-            engine.generate(&prompt, &opts, complete)?
-        }
-        other => other?,
-    };
-    let cmd = crate::extract::command(&generation.text)?;
-    let cmd = crate::ground::adapt(&cmd, request, Userland::of_this_system());
-    let assessment = safety::assess(&cmd);
-
-    if args.json {
-        let t = &generation.timings;
-        let out = serde_json::json!({
-            "cmd": cmd,
-            "risk": assessment.level.name(),
-            "reasons": assessment.reasons(),
-            "model": model_name,
-            "shell": shell.name(),
-            "prefix_cache": prepared.unwrap_or(generation.prefix_cache).name(),
-            "tokens": {
-                "prefix": generation.prefix_tokens,
-                "request": generation.request_tokens,
-                "generated": generation.generated_tokens,
-            },
-            "timings_ms": {
-                "load": round(t.load_ms),
-                "tokenize": round(t.tokenize_ms),
-                "prefix": round(t.prefix_ms),
-                "prefill": round(t.prefill_ms),
-                "decode": round(t.decode_ms),
-                "total": round(total.elapsed().as_secs_f64() * 1000.0),
-            },
-        });
-        println!("{out}");
-        return Ok(());
-    }
-
-    if args.widget {
-        if assessment.level == Level::Critical && !settings.allow_critical {
-            return Err(Error::new(
-                Kind::Blocked,
-                format!("blocked `{cmd}`: it {}", assessment.summary()),
-            ));
-        }
-        print!("{cmd}");
-        if assessment.level >= Level::High {
-            eprintln!(
-                "cmdai: careful, {} risk: it {}",
-                assessment.level.name(),
-                assessment.summary()
-            );
-        }
-        return Ok(());
-    }
-
-    println!("{cmd}");
-    if assessment.level > Level::Safe {
-        eprintln!(
-            "{}",
-            safety::report::one_line(&assessment, std::io::stderr().is_terminal())
-        );
-    }
-    Ok(())
-}
-
-fn round(ms: f64) -> f64 {
-    (ms * 10.0).round() / 10.0
+    let s = suggest::suggest(&mut runner, &ask)?;
+    suggest::print(
+        &runner,
+        &s,
+        suggest::output(args.json, args.widget),
+        started,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
+    use crate::models::resolve::resolve_model;
 
     #[test]
     fn requests_are_validated() {
