@@ -207,19 +207,35 @@ pub fn build_fix(ctx: &Context, failed: &str, status: Option<i32>) -> Prompt {
     build(ctx, &request)
 }
 
-/// The explanation's own small prefix: the code-fence examples of the
-/// request prompt would make the model answer with a command.
+/// The explanation's answer starts as a list item naming a part, which
+/// keeps a small model to one short line per part instead of a paragraph.
+pub const EXPLAIN_PRIMER: &str = "- `";
+
+/// The explanation's own small prefix (cached like the request prompt's):
+/// the code-fence examples of that one would make the model answer with a
+/// command; one worked example here sets the format.
 fn explain_prefix(os: &str) -> String {
-    turn(
+    let mut prefix = turn(
         "system",
         &format!(
             "You explain shell commands for {os} to someone about to run one.\n\
-             Rules:\n\
-             - One short line per part of the command (program, option, argument, pipe stage): `part`: what it does.\n\
-             - At most 6 lines. No introduction, no summary, no code blocks.\n\
-             - Say plainly if a part deletes, overwrites or sends data."
+             Answer with one short list line per part of the command: - `part`: what it does.\n\
+             At most 6 lines, each under 12 words. No introduction, no summary.\n\
+             Say plainly when a part deletes, overwrites or sends data."
         ),
-    )
+    );
+    prefix.push_str(&turn(
+        "user",
+        "Explain this bash command:\nfind . -name '*.log' -mtime +30 -delete",
+    ));
+    prefix.push_str(&turn(
+        "assistant",
+        "- `find .`: searches this directory and everything below it\n\
+         - `-name '*.log'`: only names ending in .log\n\
+         - `-mtime +30`: last changed more than 30 days ago\n\
+         - `-delete`: deletes each match, without asking",
+    ));
+    prefix
 }
 
 /// A request to explain `command`, part by part.
@@ -232,7 +248,9 @@ pub fn build_explain(ctx: &Context, command: &str) -> Prompt {
                 ctx.shell.name()
             )),
             Segment::User(command.to_string()),
-            Segment::Template("<|im_end|>\n<|im_start|>assistant\n".into()),
+            Segment::Template(format!(
+                "<|im_end|>\n<|im_start|>assistant\n{EXPLAIN_PRIMER}"
+            )),
         ],
     }
 }

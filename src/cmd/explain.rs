@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 /// Lines of explanation shown; the model is stopped once it starts another.
 const MAX_LINES: usize = 6;
 /// Tokens for those lines, unless --max-tokens says otherwise.
-const MAX_TOKENS: usize = 160;
+const MAX_TOKENS: usize = 120;
 
 pub fn run(command: &[OsString], engine: &EngineArgs) -> Result<i32> {
     let command = join_words(command, "command")?;
@@ -36,7 +36,8 @@ pub fn run(command: &[OsString], engine: &EngineArgs) -> Result<i32> {
     let ctx = Context::gather(runner.shell);
     let prompt = crate::prompt::build_explain(&ctx, command);
     let generation = runner.generate(&prompt, |text| text.matches('\n').count() >= MAX_LINES)?;
-    let lines = tidy(&generation.text);
+    let text = format!("{}{}", crate::prompt::EXPLAIN_PRIMER, generation.text);
+    let lines = tidy(&text);
     if lines.is_empty() {
         return Err(Error::new(
             Kind::NoCommand,
