@@ -2,7 +2,7 @@
 //! model-written lines, then the same risk report as `cmdai check`.
 
 use crate::cmd::args::EngineArgs;
-use crate::cmd::generate::validate_request;
+use crate::cmd::generate::validate_command;
 use crate::cmd::join_words;
 use crate::cmd::suggest::Runner;
 use crate::context::Context;
@@ -18,12 +18,7 @@ const MAX_TOKENS: usize = 120;
 
 pub fn run(command: &[OsString], engine: &EngineArgs) -> Result<i32> {
     let command = join_words(command, "command")?;
-    let command = validate_request(&command).map_err(|e| {
-        Error::new(
-            e.kind,
-            e.message.replace("the request", "the command to explain"),
-        )
-    })?;
+    let command = validate_command(&command, "explain")?;
     // The risk report needs no model: it comes first, so it is right even
     // when the explanation cannot be had.
     let assessment = assess(command);

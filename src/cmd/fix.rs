@@ -3,11 +3,11 @@
 //! last history entry and its exit status; with `--next`, another one.
 
 use crate::cmd::args::EngineArgs;
-use crate::cmd::generate::validate_request;
+use crate::cmd::generate::validate_command;
 use crate::cmd::join_words;
 use crate::cmd::suggest::{self, flush_typeahead, Ask, Runner};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::ffi::OsString;
 use std::time::Instant;
 
@@ -32,12 +32,7 @@ pub fn run(args: FixArgs) -> Result<()> {
 fn run_inner(args: FixArgs) -> Result<()> {
     let started = Instant::now();
     let failed = join_words(args.command, "command")?;
-    let failed = validate_request(&failed).map_err(|e| {
-        Error::new(
-            e.kind,
-            e.message.replace("the request", "the command to fix"),
-        )
-    })?;
+    let failed = validate_command(&failed, "fix")?;
     let mut runner = Runner::start(args.engine, args.widget)?;
     let ctx = Context::gather(runner.shell);
     let ask = Ask {

@@ -28,6 +28,17 @@ pub fn validate_request(request: &str) -> Result<&str> {
     Ok(request)
 }
 
+/// The same bounds for a command given to `fix` or `explain`.
+pub fn validate_command<'a>(command: &'a str, verb: &str) -> Result<&'a str> {
+    if command.trim().is_empty() {
+        return Err(Error::usage(format!(
+            "the command to {verb} is empty: quote it, e.g. `cmdai {verb} -- 'ls -la'`"
+        )));
+    }
+    validate_request(command)
+        .map_err(|e| Error::usage(e.message.replace("the request", "the command")))
+}
+
 pub fn run(args: GenerateArgs) -> Result<()> {
     let widget = args.widget;
     let result = run_inner(args);

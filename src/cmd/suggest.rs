@@ -269,6 +269,10 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
     }
     match state.after(current) {
         Some(cmd) => Ok(suggestion(cmd.to_string(), last)),
+        None if ask.avoid.is_some() && ask.after.is_none() => Err(Error::new(
+            Kind::NoCommand,
+            "no corrected command found: the model only repeats the failed one",
+        )),
         None => Err(Error::new(
             Kind::NoCommand,
             "no other command found for this request: try rephrasing it",
