@@ -200,8 +200,10 @@ mod tests {
 
     #[test]
     fn candidates_cycle_and_spacing_does_not_count() {
-        let mut s = State::default();
-        s.candidates = vec!["ls -a".into(), "ls -la".into()];
+        let mut s = State {
+            candidates: vec!["ls -a".into(), "ls -la".into()],
+            ..State::default()
+        };
         assert!(same("ls  -a ", "ls -a"));
         assert_eq!(s.after("ls -a"), Some("ls -la"));
         assert_eq!(s.after("ls -la"), Some("ls -a"));
