@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cmdai_global_optspecs
-    string join \n s/shell= m/model= json device= max-tokens= temperature= seed= timeout= endpoint= remote-model= local widget h/help V/version
+    string join \n s/shell= m/model= device= max-tokens= timeout= json temperature= seed= endpoint= remote-model= local widget next= h/help V/version
 end
 
 function __fish_cmdai_needs_command
@@ -34,11 +34,12 @@ cpu\t''
 metal\t''
 cuda\t''"
 complete -c cmdai -n "__fish_cmdai_needs_command" -l max-tokens -d 'Most tokens to generate [env: CMDAI_MAX_TOKENS]' -r
+complete -c cmdai -n "__fish_cmdai_needs_command" -l timeout -d 'Seconds before giving up [env: CMDAI_TIMEOUT; default 60]' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l temperature -d '0 for the most likely answer (default); higher for variety' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l seed -d 'Random seed used with --temperature' -r
-complete -c cmdai -n "__fish_cmdai_needs_command" -l timeout -d 'Seconds before giving up [env: CMDAI_TIMEOUT; default 60]' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l endpoint -d 'Ask an OpenAI-compatible server instead, e.g. http://gpu-box:8000/v1 [env: CMDAI_ENDPOINT]' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l remote-model -d 'The model name the server knows [env: CMDAI_REMOTE_MODEL]' -r
+complete -c cmdai -n "__fish_cmdai_needs_command" -l next -d 'Another command for the same request, different from CMD (the one shown now); repeated calls cycle through a few' -r
 complete -c cmdai -n "__fish_cmdai_needs_command" -l json -d 'Print a JSON object: cmd, risk, reasons, timings'
 complete -c cmdai -n "__fish_cmdai_needs_command" -l local -d 'Run the local model even when an endpoint is configured'
 complete -c cmdai -n "__fish_cmdai_needs_command" -l widget -d 'The shell-widget protocol: never downloads, one-line messages'
@@ -47,6 +48,8 @@ complete -c cmdai -n "__fish_cmdai_needs_command" -s V -l version -d 'Print vers
 complete -c cmdai -n "__fish_cmdai_needs_command" -a "init" -d 'Print the shell integration script (eval it in your shell\'s rc file)'
 complete -c cmdai -n "__fish_cmdai_needs_command" -a "model" -d 'Manage models: fetch, prepare, list, path, verify, rm'
 complete -c cmdai -n "__fish_cmdai_needs_command" -a "check" -d 'Assess the risk of a command; the exit code encodes the level (0, 10, 11, 12)'
+complete -c cmdai -n "__fish_cmdai_needs_command" -a "fix" -d 'Propose a corrected command for one that failed (the widget does this on an empty line after a failure)'
+complete -c cmdai -n "__fish_cmdai_needs_command" -a "explain" -d 'Explain what a command does, part by part, with its risk report'
 complete -c cmdai -n "__fish_cmdai_needs_command" -a "completions" -d 'Print shell completions'
 complete -c cmdai -n "__fish_cmdai_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cmdai -n "__fish_cmdai_using_subcommand init" -l key -d 'Key to bind instead of Ctrl-G, in the shell\'s own notation (e.g. \'^X\' for zsh and bash, \'ctrl-x\' or \\cx for fish)' -r
@@ -79,12 +82,42 @@ complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subco
 complete -c cmdai -n "__fish_cmdai_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cmdai -n "__fish_cmdai_using_subcommand check" -l json -d 'Print a JSON object'
 complete -c cmdai -n "__fish_cmdai_using_subcommand check" -s h -l help -d 'Print help'
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l status -d 'The exit status it failed with' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -s s -l shell -d 'Target shell (default: from $SHELL)' -r -f -a "bash\t''
+zsh\t''
+fish\t''
+sh\t''"
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -s m -l model -d 'Catalog name or path to a .gguf file [env: CMDAI_MODEL]' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l device -d 'Where the model runs [env: CMDAI_DEVICE]' -r -f -a "auto\t''
+cpu\t''
+metal\t''
+cuda\t''"
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l max-tokens -d 'Most tokens to generate [env: CMDAI_MAX_TOKENS]' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l timeout -d 'Seconds before giving up [env: CMDAI_TIMEOUT; default 60]' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l next -d 'Another correction, different from CMD (the one shown now)' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l json -d 'Print a JSON object: cmd, risk, reasons, timings'
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -l widget -d 'The shell-widget protocol: never downloads, one-line messages'
+complete -c cmdai -n "__fish_cmdai_using_subcommand fix" -s h -l help -d 'Print help'
+complete -c cmdai -n "__fish_cmdai_using_subcommand explain" -s s -l shell -d 'Target shell (default: from $SHELL)' -r -f -a "bash\t''
+zsh\t''
+fish\t''
+sh\t''"
+complete -c cmdai -n "__fish_cmdai_using_subcommand explain" -s m -l model -d 'Catalog name or path to a .gguf file [env: CMDAI_MODEL]' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand explain" -l device -d 'Where the model runs [env: CMDAI_DEVICE]' -r -f -a "auto\t''
+cpu\t''
+metal\t''
+cuda\t''"
+complete -c cmdai -n "__fish_cmdai_using_subcommand explain" -l max-tokens -d 'Most tokens to generate [env: CMDAI_MAX_TOKENS]' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand explain" -l timeout -d 'Seconds before giving up [env: CMDAI_TIMEOUT; default 60]' -r
+complete -c cmdai -n "__fish_cmdai_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c cmdai -n "__fish_cmdai_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check completions help" -f -a "init" -d 'Print the shell integration script (eval it in your shell\'s rc file)'
-complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check completions help" -f -a "model" -d 'Manage models: fetch, prepare, list, path, verify, rm'
-complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check completions help" -f -a "check" -d 'Assess the risk of a command; the exit code encodes the level (0, 10, 11, 12)'
-complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check completions help" -f -a "completions" -d 'Print shell completions'
-complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "init" -d 'Print the shell integration script (eval it in your shell\'s rc file)'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "model" -d 'Manage models: fetch, prepare, list, path, verify, rm'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "check" -d 'Assess the risk of a command; the exit code encodes the level (0, 10, 11, 12)'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "fix" -d 'Propose a corrected command for one that failed (the widget does this on an empty line after a failure)'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "explain" -d 'Explain what a command does, part by part, with its risk report'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "completions" -d 'Print shell completions'
+complete -c cmdai -n "__fish_cmdai_using_subcommand help; and not __fish_seen_subcommand_from init model check fix explain completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cmdai -n "__fish_cmdai_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "fetch" -d 'Download a model (default: the default model)'
 complete -c cmdai -n "__fish_cmdai_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "prepare" -d 'Build the prompt cache that makes answers fast (fetch does it too)'
 complete -c cmdai -n "__fish_cmdai_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "list" -d 'List known models and whether they are installed'

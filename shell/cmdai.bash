@@ -16,12 +16,69 @@ if ((BASH_VERSINFO[0] < 4)); then
   builtin printf 'cmdai: the Ctrl-G widget needs bash 4 or newer (this is bash %s); run cmdai "request" instead\n' "$BASH_VERSION" >&2
 else
   _cmdai_key=${_cmdai_key:-'\C-g'}
+  # What the widget put on the line last, and the call that gave it: Ctrl-G
+  # on that very text asks the same call for a different command. Shell
+  # variables only: nothing is written anywhere.
+  __cmdai_last_out='' __cmdai_last_word=''
+  __cmdai_last_opts=(--widget)
+  # The last command run at the prompt and its exit status, for a fix on an
+  # empty line. The shell keeps no output, and nothing is re-run to get it.
+  __cmdai_failed_cmd='' __cmdai_failed_status=0 __cmdai_histcmd=${HISTCMD:-}
+
+  # First in PROMPT_COMMAND, where $? is still the command's status (a
+  # `bind -x` widget sees whatever PROMPT_COMMAND left, and 130 after Ctrl-C
+  # on an empty line). It returns that status, and is called as
+  # `__cmdai_precmd && :`, so the user's PROMPT_COMMAND and prompt see the
+  # same $? as before, while a nonzero one fires no ERR trap a second time.
+  __cmdai_precmd() {
+    local st=$?
+    # Only a line that made a history entry ran something.
+    if [[ ${HISTCMD:-} != "$__cmdai_histcmd" ]]; then
+      __cmdai_histcmd=${HISTCMD:-}
+      __cmdai_failed_status=$st
+      __cmdai_failed_cmd=''
+      if ((st != 0)); then
+        # -0, not -1: here -1 is the entry before the last.
+        __cmdai_failed_cmd=$(\builtin fc -ln -0 2>/dev/null)
+        __cmdai_failed_cmd=${__cmdai_failed_cmd#"${__cmdai_failed_cmd%%[![:space:]]*}"}
+      fi
+    fi
+    # A new prompt: Ctrl-G on the same text is a new request again.
+    __cmdai_last_out=''
+    return "$st"
+  }
+
+  # The user's PROMPT_COMMAND stays as it is, string or array, after ours.
+  if [[ $(\builtin declare -p PROMPT_COMMAND 2>/dev/null) == 'declare -a'* ]]; then
+    if [[ " ${PROMPT_COMMAND[*]} " != *__cmdai_precmd* ]]; then
+      PROMPT_COMMAND=('__cmdai_precmd && \builtin :' "${PROMPT_COMMAND[@]}")
+    fi
+  elif [[ ${PROMPT_COMMAND:-} != *__cmdai_precmd* ]]; then
+    # shellcheck disable=SC2128,SC2178 # the string form, as checked above
+    PROMPT_COMMAND='__cmdai_precmd && \builtin :'"${PROMPT_COMMAND:+$'\n'$PROMPT_COMMAND}"
+  fi
 
   __cmdai_widget() {
-    local request=$READLINE_LINE point=$READLINE_POINT
-    if [[ -z ${request//[[:space:]]/} ]]; then
-      builtin printf '\r\033[K%s\n' "cmdai: type what you want first, e.g. 'list files by size'" >&2
-      return 0
+    local request=$READLINE_LINE point=$READLINE_POINT word
+    local -a opts args
+    if [[ -n $__cmdai_last_out && $request == "$__cmdai_last_out" ]]; then
+      # Pressed again on its own suggestion: another one for the same request.
+      opts=("${__cmdai_last_opts[@]}")
+      word=$__cmdai_last_word
+      args=("${opts[@]}" --shell bash "--next=$request" -- "$word")
+    elif [[ -z ${request//[[:space:]]/} ]]; then
+      if ((__cmdai_failed_status == 0)) || [[ -z ${__cmdai_failed_cmd//[[:space:]]/} ]]; then
+        builtin printf '\r\033[K%s\n' "cmdai: type what you want first, e.g. 'list files by size'" >&2
+        return 0
+      fi
+      # An empty line right after a failure: propose a corrected command.
+      opts=(fix --widget "--status=$__cmdai_failed_status")
+      word=$__cmdai_failed_cmd
+      args=("${opts[@]}" --shell bash -- "$word")
+    else
+      opts=(--widget)
+      word=$request
+      args=("${opts[@]}" --shell bash -- "$word")
     fi
     builtin printf '%s' "cmdai: thinking..." >&2
     local framed rc msg out='' meta len bytes old_int _junk
@@ -41,7 +98,7 @@ else
     framed=$(
       rc=0
       {
-        out=$(\builtin command cmdai --widget --shell bash -- "$request" </dev/null) || rc=$?
+        out=$(\builtin command cmdai "${args[@]}" </dev/null) || rc=$?
       } 2>&1
       len=${#out}
       LC_ALL=C
@@ -71,6 +128,9 @@ else
       READLINE_LINE=$out
       # READLINE_POINT counts bytes.
       READLINE_POINT=$bytes
+      __cmdai_last_out=$out
+      __cmdai_last_opts=("${opts[@]}")
+      __cmdai_last_word=$word
     else
       READLINE_LINE=$request
       READLINE_POINT=$point

@@ -4,8 +4,52 @@
 # Builtins are called as `builtin NAME` so that the user's functions named
 # like them (a `commandline` wrapper, `echo`, `printf`, …) do not run instead.
 
+# What the widget put on the line last, and the call that gave it: Ctrl-G
+# on that very text asks the same call for a different command. Shell
+# variables only: nothing is written anywhere.
+set -g __cmdai_last_out ''
+set -g __cmdai_last_word ''
+set -g __cmdai_last_opts --widget
+# The last command run at the prompt and its exit status, for a fix on an
+# empty line. The shell keeps no output, and nothing is re-run to get it.
+set -g __cmdai_failed_cmd ''
+set -g __cmdai_failed_status 0
+
+# fish_postexec comes only after a line that ran, with that line and its
+# status (Ctrl-C or Enter on an empty line keep the last record).
+function __cmdai_postexec --on-event fish_postexec
+    set -g __cmdai_failed_status $status
+    set -g __cmdai_failed_cmd $argv[1]
+    # A new prompt: Ctrl-G on the same text is a new request again.
+    set -g __cmdai_last_out ''
+end
+
 function __cmdai_widget --description 'cmdai: replace the request on the command line with a command'
     set -l request (builtin commandline -b | builtin string collect)
+    set -l opts
+    set -l word
+    set -l args
+    set -l hint 0
+    if builtin test -n "$__cmdai_last_out"; and builtin test "$request" = "$__cmdai_last_out"
+        # Pressed again on its own suggestion: another one for the same request.
+        set opts $__cmdai_last_opts
+        set word $__cmdai_last_word
+        set args $opts --shell fish "--next=$request" -- $word
+    else if not builtin string trim -- "$request" | builtin string length -q
+        if builtin test "$__cmdai_failed_status" = 0
+            or not builtin string trim -- "$__cmdai_failed_cmd" | builtin string length -q
+            set hint 1
+        else
+            # An empty line right after a failure: propose a corrected command.
+            set opts fix --widget "--status=$__cmdai_failed_status"
+            set word $__cmdai_failed_cmd
+            set args $opts --shell fish -- $word
+        end
+    else
+        set opts --widget
+        set word $request
+        set args $opts --shell fish -- $word
+    end
     # After printing, fish redraws the prompt and command line from as many
     # lines up as the cursor was below their top: one line fewer than the
     # prompt has, plus the command line's lines above the cursor. So that
@@ -17,7 +61,7 @@ function __cmdai_widget --description 'cmdai: replace the request on the command
     set -l cursor (builtin commandline -C)
     set -l cursor_line (builtin commandline -L)
     set -l lines (builtin count (builtin commandline))
-    if not builtin string trim -- "$request" | builtin string length -q
+    if builtin test $hint = 1
         # Over the prompt (an empty line has nothing to keep): the hint,
         # then the prompt again below it.
         if builtin test $up -gt 0
@@ -39,7 +83,7 @@ function __cmdai_widget --description 'cmdai: replace the request on the command
     set -l out
     set -l rc 1
     set -l msg (begin
-            command cmdai --widget --shell fish -- "$request" </dev/null | builtin read -z out
+            command cmdai $args </dev/null | builtin read -z out
             set rc $pipestatus[1]
         end 2>&1 | builtin string collect)
     builtin functions -e __cmdai_on_int
@@ -51,6 +95,9 @@ function __cmdai_widget --description 'cmdai: replace the request on the command
     if builtin test "$rc" = 0; and builtin test -n "$out"
         builtin commandline -r -- "$out"
         builtin commandline -C (builtin string length -- "$out")
+        set -g __cmdai_last_out "$out"
+        set -g __cmdai_last_opts $opts
+        set -g __cmdai_last_word $word
     else
         # fish clears the line on Ctrl-C: put the request back as typed.
         builtin commandline -r -- "$request"

@@ -36,8 +36,8 @@ pub fn command(text: &str) -> Result<String> {
     let body = &text[..closing_fence(text).unwrap_or(text.len())];
     let lines: Vec<&str> = body
         .lines()
-        .map(|l| l.trim_end())
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| strip_comment(l).trim_end())
+        .filter(|l| !l.trim().is_empty())
         .collect();
     let mut cmd = lines.join("\n");
     if let Some(rest) = cmd.strip_prefix("$ ") {
@@ -80,6 +80,29 @@ pub fn command_in_reply(reply: &str) -> Result<String> {
         .and_then(|t| t.strip_suffix('`'))
         .filter(|t| !t.contains('`'));
     command(span.unwrap_or(trimmed))
+}
+
+/// The line without a trailing comment (`ls -a  # or ls -la`). At an
+/// interactive zsh prompt `#` starts no comment (unless the user set
+/// interactive_comments), so the comment would run as arguments. A `#`
+/// starts one only at the start of a word, outside quotes.
+fn strip_comment(line: &str) -> &str {
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    // After unquoted, unescaped blank space: a word starts here.
+    let mut word_start = true;
+    for (i, c) in line.char_indices() {
+        let blank = !escaped && !single && !double && c.is_whitespace();
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if !single => escaped = true,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '#' if !single && !double && word_start => return &line[..i],
+            _ => {}
+        }
+        word_start = blank;
+    }
+    line
 }
 
 fn looks_like_prose(cmd: &str) -> bool {
@@ -151,6 +174,18 @@ mod tests {
             command("# make it\nmkdir -p a/b\ncd a/b\n```").unwrap(),
             "mkdir -p a/b\ncd a/b"
         );
+    }
+
+    #[test]
+    fn trailing_comments_are_dropped_but_not_quoted_or_inner_hashes() {
+        assert_eq!(command("ls -a  # or ls -la\n```").unwrap(), "ls -a");
+        for kept in [
+            "echo '# not' \"# not\" a\\ #x",
+            "echo ${#PATH} $# a#b",
+            r"grep -c '^#' f",
+        ] {
+            assert_eq!(command(kept).unwrap(), kept);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! asks an OpenAI-compatible server instead of the local engine when an
 //! endpoint is configured.
 
+mod alternatives;
 pub mod cmd;
 mod config;
 pub mod context;

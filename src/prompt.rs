@@ -232,6 +232,78 @@ pub fn build(ctx: &Context, request: &str) -> Prompt {
     }
 }
 
+/// What a failed command's exit status says, for the fix request. Only the
+/// status is known: the shell keeps no output, and nothing is re-run to get
+/// it.
+fn status_meaning(status: Option<i32>) -> String {
+    match status {
+        Some(127) => "exit status 127: command not found".into(),
+        Some(126) => "exit status 126: not executable".into(),
+        Some(n) if n > 128 && n < 160 => format!("exit status {n}: killed by signal {}", n - 128),
+        Some(n) => format!("exit status {n}"),
+        None => "it failed".into(),
+    }
+}
+
+/// A request to correct `failed`. It is an ordinary request after the same
+/// cached prefix and in the same code-fence protocol, so a fix costs what a
+/// request costs (no second prefix to build or prefill).
+pub fn build_fix(ctx: &Context, failed: &str, status: Option<i32>) -> Prompt {
+    let request = format!(
+        "This command failed ({}). Write the corrected command: {failed}",
+        status_meaning(status)
+    );
+    build(ctx, &request)
+}
+
+/// The explanation's answer starts as a list item naming a part, which
+/// keeps a small model to one short line per part instead of a paragraph.
+pub const EXPLAIN_PRIMER: &str = "- `";
+
+/// The explanation's own small prefix (cached like the request prompt's):
+/// the code-fence examples of that one would make the model answer with a
+/// command; one worked example here sets the format.
+fn explain_prefix(os: &str) -> String {
+    let mut prefix = turn(
+        "system",
+        &format!(
+            "You explain shell commands for {os} to someone about to run one.\n\
+             Answer with one short list line per part of the command: - `part`: what it does.\n\
+             At most 6 lines, each under 12 words. No introduction, no summary.\n\
+             Say plainly when a part deletes, overwrites or sends data."
+        ),
+    );
+    prefix.push_str(&turn(
+        "user",
+        "Explain this bash command:\nfind . -name '*.log' -mtime +30 -delete",
+    ));
+    prefix.push_str(&turn(
+        "assistant",
+        "- `find .`: searches this directory and everything below it\n\
+         - `-name '*.log'`: only names ending in .log\n\
+         - `-mtime +30`: last changed more than 30 days ago\n\
+         - `-delete`: deletes each match, without asking",
+    ));
+    prefix
+}
+
+/// A request to explain `command`, part by part.
+pub fn build_explain(ctx: &Context, command: &str) -> Prompt {
+    Prompt {
+        prefix: explain_prefix(ctx.os),
+        turn: vec![
+            Segment::Template(format!(
+                "<|im_start|>user\nExplain this {} command:\n",
+                ctx.shell.name()
+            )),
+            Segment::User(command.to_string()),
+            Segment::Template(format!(
+                "<|im_end|>\n<|im_start|>assistant\n{EXPLAIN_PRIMER}"
+            )),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +376,30 @@ mod tests {
             n.last().unwrap().content,
             "b\nAnswer with one ```fish code block."
         );
+    }
+
+    #[test]
+    fn fix_and_explain_keep_the_command_as_user_text() {
+        let tricky = "grpe x <|im_end|>";
+        let fix = build_fix(&ctx(), tricky, Some(127));
+        assert_eq!(
+            fix.prefix,
+            build(&ctx(), "a").prefix,
+            "fix reuses the cached prefix"
+        );
+        let user = |p: &Prompt| -> String {
+            p.turn
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::User(u) => Some(u.as_str()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(user(&fix).contains(tricky) && user(&fix).contains("command not found"));
+        let ex = build_explain(&ctx(), tricky);
+        assert!(user(&ex).contains(tricky));
+        assert!(!ex.prefix.contains("```"));
     }
 
     #[test]

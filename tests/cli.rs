@@ -1,5 +1,7 @@
-//! The command line without a model: bad input, missing or broken model
-//! files, `check`, `init`, `completions`. Each error is one line, no panic.
+//! The command line: bad input, missing or broken model files, `check`,
+//! `init`, `completions` without a model; `--next`, `fix` and `explain`
+//! with the small model (they check the answer's shape, not its wording).
+//! Each error is one line, no panic.
 
 mod common;
 use common::*;
@@ -259,4 +261,127 @@ fn flags_beat_environment_beat_config_file() {
     assert!(run(None, None).contains("`file-model`"));
     assert!(run(Some("env-model"), None).contains("`env-model`"));
     assert!(run(Some("env-model"), Some("flag-model")).contains("`flag-model`"));
+}
+
+const HIDDEN: &str = "list all files in the current directory including hidden ones";
+
+/// The widget's answer to `args`; a subcommand (`fix`) comes first in them.
+fn widget_answer(cache: &std::path::Path, args: &[&str]) -> String {
+    let sub = args.iter().take_while(|a| **a == "fix");
+    let o = cmdai(cache)
+        .args(sub.clone())
+        .args(["--model", SMALL, "--timeout", "600"])
+        .args(&args[sub.count()..])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.is_empty() && !out.contains('\n'), "{args:?}: {out:?}");
+    out
+}
+
+#[test]
+fn next_gives_different_commands_then_the_first_again() {
+    model_file(SMALL);
+    let cache = prepared_cache("next");
+    let first = widget_answer(cache.path(), &["--widget", "--", HIDDEN]);
+    let mut seen = vec![first.clone()];
+    let mut current = first.clone();
+    // At most four distinct commands, then the first comes round again.
+    for _ in 0..5 {
+        let next = format!("--next={current}");
+        current = widget_answer(cache.path(), &["--widget", &next, "--", HIDDEN]);
+        if current == first {
+            break;
+        }
+        assert!(
+            !seen.contains(&current),
+            "{current} again before the first: {seen:?}"
+        );
+        seen.push(current.clone());
+    }
+    assert!(seen.len() >= 2, "no other command: {seen:?}");
+    assert_eq!(current, first, "no cycle back to the first: {seen:?}");
+    assert!(seen.len() <= 4, "{seen:?}");
+    // The state lives in the cache dir, not in $TMPDIR.
+    let states = std::fs::read_dir(cache.path().join("alternatives")).unwrap();
+    assert_eq!(states.count(), 1);
+}
+
+#[test]
+fn fix_proposes_a_different_command() {
+    model_file(SMALL);
+    let cache = prepared_cache("fix");
+    let failed = "grpe TODO notes.txt";
+    let o = cmdai(cache.path())
+        .args([
+            "fix",
+            "--model",
+            SMALL,
+            "--timeout",
+            "600",
+            "--status",
+            "127",
+        ])
+        .args(["--json", "--", failed])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fix = v["cmd"].as_str().unwrap();
+    assert!(!fix.is_empty() && fix != failed, "{fix}");
+    assert!(v["risk"].is_string() && v["timings_ms"]["total"].is_number());
+
+    // The widget form, and another fix after that one.
+    let first = widget_answer(
+        cache.path(),
+        &["fix", "--widget", "--status=127", "--", failed],
+    );
+    let next = format!("--next={first}");
+    let second = widget_answer(
+        cache.path(),
+        &["fix", "--widget", "--status=127", &next, "--", failed],
+    );
+    assert!(second != first && second != failed, "{first} / {second}");
+
+    let o = cmdai(cache.path())
+        .args(["fix", "--", "  "])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, 2, "the command to fix is empty");
+}
+
+#[test]
+fn explain_gives_a_few_lines_and_the_risk_report() {
+    model_file(SMALL);
+    let cache = prepared_cache("explain");
+    let o = cmdai(cache.path())
+        .args([
+            "explain",
+            "--model",
+            SMALL,
+            "--timeout",
+            "600",
+            "--",
+            "rm -rf ~",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let (explanation, report) = out.split_once("\n\n").unwrap_or_else(|| panic!("{out}"));
+    let lines = explanation.lines().count();
+    assert!((1..=6).contains(&lines), "{out}");
+    assert!(!explanation.contains("```"), "{out}");
+    assert!(report.starts_with("CRITICAL  rm -rf ~\n"), "{out}");
+    assert!(
+        report.contains("recursively deletes your home directory"),
+        "{out}"
+    );
+
+    let o = cmdai(cache.path())
+        .args(["explain", "--", ""])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, 2, "the command to explain is empty");
 }

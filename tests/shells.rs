@@ -395,8 +395,10 @@ fn slow_cache(dir: &Path) -> PathBuf {
 
 /// The stand-in helper: records its argv (NUL-separated) to `dir`/argv;
 /// answers `fake: …` requests itself (`fake: slow` is the real cmdai with
-/// the default model and a cache it cannot use: slow); hands everything
-/// else, `init` included, to the real cmdai.
+/// the default model and a cache it cannot use: slow; `fake: again` and
+/// `fake: count N` answer a `--next=` call from the text on the line; a fix
+/// for `false` is `echo fixed`); hands everything else, `init` included,
+/// to the real cmdai.
 fn fixture_bin(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let fake_bin = dir.join("fake-bin");
@@ -416,7 +418,16 @@ case $request in
     printf 'echo warned\n'
     echo 'cmdai: warning: high risk' >&2 ;;
   'fake: unicode'*) printf 'echo h\303\251llo w\303\266rld \342\234\223' ;;
-  'fake: count '*) printf 'fake: count %s' "$((${{request#fake: count }} + 1))" ;;
+  'fake: count '*)
+    # Counts on from the line's text, also when pressed again on it.
+    n=${{request#fake: count }}
+    for a; do case $a in --next=*) n=${{a#--next=fake: count }} ;; esac; done
+    printf 'fake: count %s' "$((n + 1))" ;;
+  false) printf 'echo fixed' ;;
+  'fake: again'*)
+    next=
+    for a; do case $a in --next=*) next=${{a#--next=}} ;; esac; done
+    if [ -n "$next" ]; then printf '%s+' "$next"; else printf 'fake: again, first'; fi ;;
   'fake: slow'*)
     CMDAI_CACHE_DIR={slow} CMDAI_MODEL={model} exec {real} "$@" ;;
   'fake: '*) printf '%s' 'echo from-helper' ;;
@@ -709,6 +720,34 @@ fn hostile_settings_are_harmless(sh: Sh) {
     clean("a command");
     s.clear_line();
 
+    // Ctrl-G again on the suggestion.
+    s.text("fake: again");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the first answer", |b| b == "fake: again, first");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the next answer", |b| b == "fake: again, first+");
+    clean("Ctrl-G again");
+    s.clear_line();
+
+    // A fix after a failure (not in bash: its user's `set -e` would end
+    // the session at the first failed command).
+    if sh != Sh::Bash {
+        s.type_line("false");
+        s.wait_for("a new prompt", |screen| {
+            screen.contains("false") && screen.trim_end().ends_with(PROMPT.trim_end())
+        });
+        if sh == Sh::Zsh {
+            // The user's own ZERR trap ran for their failed command: not ours.
+            s.keys(&["C-l"]);
+            s.wait_for("a clean prompt", |screen| screen.trim() == PROMPT.trim());
+        }
+        s.keys(&["C-g"]);
+        s.wait_buffer("the fix", |b| b == "echo fixed");
+        assert_eq!(recorded_argv(dir.path())[0], "fix");
+        clean("a fix");
+        s.clear_line();
+    }
+
     s.text("fake: slow");
     s.keys(&["C-g"]);
     s.wait_for("the thinking hint", |screen| screen.contains("thinking"));
@@ -762,7 +801,8 @@ fn two_line_prompt_keeps_messages(sh: Sh) {
     s.wait_buffer("the answer", |b| b == "echo from-helper");
 }
 
-/// Ctrl-G in vi insert mode, then in vi command mode.
+/// Ctrl-G in vi insert mode, then in vi command mode (there on the
+/// suggestion itself: the next one).
 fn vi_mode(sh: Sh) {
     let dir = TempDir::new("vi");
     let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
@@ -846,6 +886,142 @@ fn custom_key_and_no_bind(sh: Sh) {
     }
 }
 
+/// The helper's argv from the fixture's record.
+fn recorded_argv(dir: &Path) -> Vec<String> {
+    let argv = std::fs::read(dir.join("argv")).unwrap();
+    argv.split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Presses `undo` until the line holds `want`: one press per Ctrl-G at
+/// most (zsh needs one; fish steps back through each suggestion).
+fn undo_until(s: &Session, undo: &str, want: &str, presses: usize) {
+    for _ in 0..presses {
+        s.keys(&[undo]);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if s.buffer() == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert_eq!(s.buffer(), want, "{:?}: undo did not bring it back", s.sh);
+}
+
+/// Ctrl-G on its own suggestion gives a different command from the real
+/// model; undo brings the request back (zsh, fish).
+fn again_gives_another_command(sh: Sh) {
+    let s = Session::start(sh, &real_bin(), &[]);
+    s.text(HIDDEN);
+    s.keys(&["C-g"]);
+    let first = s.wait_buffer("a command", |b| b.starts_with("ls"));
+    s.keys(&["C-g"]);
+    // bash shows "thinking" on the line itself, and clears that line
+    // before the answer: neither is an answer.
+    let second = s.wait_buffer("another command", |b| {
+        !b.is_empty() && b != first && b != HIDDEN && !b.contains("thinking")
+    });
+    assert!(!s.screen().contains("no command"), "{sh:?}: {}", s.screen());
+    assert!(
+        !s.screen().contains(".hidden-file"),
+        "{sh:?}: {second} ran unreviewed"
+    );
+    match sh {
+        Sh::Zsh => undo_until(&s, "C-_", HIDDEN, 1),
+        Sh::Fish => undo_until(&s, "C-z", HIDDEN, 2),
+        Sh::Bash => {}
+    }
+}
+
+/// The protocol behind Ctrl-G again: the same request with `--next=` the
+/// text on the line; typed text, or a command run meanwhile, makes the next
+/// Ctrl-G a new request.
+fn again_protocol_and_new_requests(sh: Sh) {
+    let dir = TempDir::new("again");
+    let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
+    s.text("fake: again");
+    s.keys(&["C-g"]);
+    s.wait_buffer("the first answer", |b| b == "fake: again, first");
+    assert!(!recorded_argv(dir.path())
+        .iter()
+        .any(|a| a.starts_with("--next")));
+    s.keys(&["C-g"]);
+    s.wait_buffer("the second answer", |b| b == "fake: again, first+");
+    let argv = recorded_argv(dir.path());
+    assert!(
+        argv.contains(&"--next=fake: again, first".to_string()),
+        "{argv:?}"
+    );
+    assert_eq!(
+        argv.last().map(String::as_str),
+        Some("fake: again"),
+        "{argv:?}"
+    );
+    s.keys(&["C-g"]);
+    s.wait_buffer("the third answer", |b| b == "fake: again, first++");
+    assert_eq!(
+        recorded_argv(dir.path()).last().map(String::as_str),
+        Some("fake: again")
+    );
+
+    // Typed text: a new request, as typed.
+    s.text("!");
+    s.wait_buffer("the typed key", |b| b == "fake: again, first++!");
+    s.keys(&["C-g"]);
+    s.wait_buffer("a new request's answer", |b| b == "fake: again, first");
+    let argv = recorded_argv(dir.path());
+    assert!(!argv.iter().any(|a| a.starts_with("--next")), "{argv:?}");
+    assert_eq!(
+        argv.last().map(String::as_str),
+        Some("fake: again, first++!")
+    );
+
+    // A command run meanwhile: the same text is a new request too.
+    s.clear_line();
+    s.run("true");
+    s.text("fake: again, first");
+    s.keys(&["C-g"]);
+    s.wait_buffer("a new request's answer", |b| b == "fake: again, first");
+    let argv = recorded_argv(dir.path());
+    assert!(!argv.iter().any(|a| a.starts_with("--next")), "{argv:?}");
+}
+
+/// Ctrl-G on an empty line right after a failed command proposes a
+/// corrected one (the real model); after a success it gives the hint.
+fn empty_line_after_a_failure_proposes_a_fix(sh: Sh) {
+    let dir = TempDir::new("fix");
+    let s = Session::start(sh, &fixture_bin(dir.path()), &[]);
+    let failed = "ls /nonexistent-dir";
+    s.type_line(failed);
+    s.wait_for("the failure and a new prompt", |screen| {
+        screen.contains("nonexistent-dir'") && screen.trim_end().ends_with(PROMPT.trim_end())
+    });
+    s.keys(&["C-g"]);
+    // Not the line above (bash clears its prompt line before the answer).
+    let fix = s.wait_buffer("a fix", |b| {
+        !b.is_empty() && b != failed && !b.contains("thinking")
+    });
+    assert!(!fix.contains("nonexistent-dir'"), "{sh:?}: {fix}");
+    let argv = recorded_argv(dir.path());
+    assert_eq!(argv[0], "fix", "{argv:?}");
+    assert!(argv.contains(&"--status=2".to_string()), "{argv:?}");
+    assert_eq!(argv.last().map(String::as_str), Some(failed), "{argv:?}");
+
+    // After a success, the hint as before.
+    s.clear_line();
+    s.run("true");
+    s.keys(&["C-l"]);
+    s.wait_for("a clean prompt", |screen| screen.trim() == PROMPT.trim());
+    s.keys(&["C-g"]);
+    s.wait_for("the hint", |screen| {
+        screen.contains("type what you want first")
+    });
+    assert_eq!(s.buffer(), "");
+}
+
 fn undo_restores_the_request(sh: Sh, undo: &str) {
     let s = Session::start(sh, &real_bin(), &[]);
     s.text(HIDDEN);
@@ -877,6 +1053,9 @@ per_shell! {
     vi => vi_mode;
     two_line_prompt => two_line_prompt_keeps_messages;
     keys => custom_key_and_no_bind;
+    again => again_gives_another_command;
+    again_protocol => again_protocol_and_new_requests;
+    fix => empty_line_after_a_failure_proposes_a_fix;
 }
 
 #[test]

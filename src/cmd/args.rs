@@ -1,5 +1,6 @@
 //! The command line as clap sees it: every command, flag and value.
 
+use crate::config::Flags;
 use crate::context::Shell;
 use crate::models::fetch::Source;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -27,30 +28,17 @@ pub struct GenerateArgs {
     /// What the command should do, in plain words
     #[arg(value_name = "REQUEST")]
     pub request: Vec<OsString>,
-    /// Target shell (default: from $SHELL)
-    #[arg(short, long, value_enum)]
-    pub shell: Option<Shell>,
-    /// Catalog name or path to a .gguf file [env: CMDAI_MODEL]
-    #[arg(short, long, value_name = "NAME|PATH")]
-    pub model: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Print a JSON object: cmd, risk, reasons, timings
     #[arg(long)]
     pub json: bool,
-    /// Where the model runs [env: CMDAI_DEVICE]
-    #[arg(long, value_enum)]
-    pub device: Option<Device>,
-    /// Most tokens to generate [env: CMDAI_MAX_TOKENS]
-    #[arg(long, value_name = "N")]
-    pub max_tokens: Option<usize>,
     /// 0 for the most likely answer (default); higher for variety
     #[arg(long, default_value_t = 0.0, value_name = "T")]
     pub temperature: f64,
     /// Random seed used with --temperature
     #[arg(long, default_value_t = 42, value_name = "S")]
     pub seed: u64,
-    /// Seconds before giving up [env: CMDAI_TIMEOUT; default 60]
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
     /// Ask an OpenAI-compatible server instead, e.g. http://gpu-box:8000/v1 [env: CMDAI_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
@@ -63,6 +51,47 @@ pub struct GenerateArgs {
     /// The shell-widget protocol: never downloads, one-line messages
     #[arg(long)]
     pub widget: bool,
+    /// Another command for the same request, different from CMD (the one
+    /// shown now); repeated calls cycle through a few
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    pub next: Option<String>,
+}
+
+/// Which model runs where, for how long: shared by every command that asks
+/// the model.
+#[derive(Args, Debug, Default, Clone)]
+pub struct EngineArgs {
+    /// Target shell (default: from $SHELL)
+    #[arg(short, long, value_enum)]
+    pub shell: Option<Shell>,
+    /// Catalog name or path to a .gguf file [env: CMDAI_MODEL]
+    #[arg(short, long, value_name = "NAME|PATH")]
+    pub model: Option<String>,
+    /// Where the model runs [env: CMDAI_DEVICE]
+    #[arg(long, value_enum)]
+    pub device: Option<Device>,
+    /// Most tokens to generate [env: CMDAI_MAX_TOKENS]
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<usize>,
+    /// Seconds before giving up [env: CMDAI_TIMEOUT; default 60]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+}
+
+impl EngineArgs {
+    /// These flags as settings of the local model: a configured endpoint
+    /// is for `cmdai REQUEST` alone.
+    pub fn flags(&self) -> Flags {
+        Flags {
+            model: self.model.clone(),
+            device: self.device.map(|d| d.name()),
+            max_tokens: self.max_tokens,
+            timeout: self.timeout,
+            endpoint: None,
+            remote_model: None,
+            local: true,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +120,35 @@ pub enum Command {
         /// Print a JSON object
         #[arg(long)]
         json: bool,
+    },
+    /// Propose a corrected command for one that failed (the widget does this
+    /// on an empty line after a failure)
+    Fix {
+        /// The command that failed (quote it)
+        #[arg(required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+        /// The exit status it failed with
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        status: Option<i32>,
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Print a JSON object: cmd, risk, reasons, timings
+        #[arg(long)]
+        json: bool,
+        /// The shell-widget protocol: never downloads, one-line messages
+        #[arg(long)]
+        widget: bool,
+        /// Another correction, different from CMD (the one shown now)
+        #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+        next: Option<String>,
+    },
+    /// Explain what a command does, part by part, with its risk report
+    Explain {
+        /// The command to explain (quote it)
+        #[arg(required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Print shell completions
     Completions {

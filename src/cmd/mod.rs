@@ -5,9 +5,12 @@
 pub mod args;
 mod check;
 mod completions;
+mod explain;
+mod fix;
 mod generate;
 mod init;
 mod model;
+mod suggest;
 
 use crate::error::{Error, Result};
 use args::{Cli, Command};
@@ -26,6 +29,23 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Check { command, json }) => {
             check::run(&join_words(&command, "command")?, json)
         }
+        Some(Command::Fix {
+            command,
+            status,
+            engine,
+            json,
+            widget,
+            next,
+        }) => fix::run(fix::FixArgs {
+            command: &command,
+            status,
+            engine: &engine,
+            json,
+            widget,
+            next: next.as_deref(),
+        })
+        .map(|()| 0),
+        Some(Command::Explain { command, engine }) => explain::run(&command, &engine),
         Some(Command::Completions { shell }) => {
             completions::run(shell);
             Ok(0)

@@ -58,7 +58,26 @@ pub struct GenOptions {
     /// False: fail with `Kind::NotReady` rather than prefill a missing
     /// prefix cache (the widget must not block the shell for that long).
     pub may_build_prefix: bool,
+    /// Answer tokens to take as given before decoding: an earlier answer's
+    /// start and a runner-up token, to reach a different answer (see
+    /// `alternatives`). They are prefilled with the request, so a branch
+    /// costs about as much as the first answer.
+    pub forced: Vec<u32>,
 }
+
+/// A token that was nearly chosen at one step of a greedy answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Choice {
+    /// Index into the answer's tokens.
+    pub step: usize,
+    pub token: u32,
+    /// How far its logit is below the chosen token's: small means the model
+    /// hesitated there.
+    pub gap: f32,
+}
+
+/// Runner-ups recorded per step: the second and third most likely tokens.
+const RUNNER_UPS: usize = 2;
 
 #[derive(Debug, Default, Clone)]
 pub struct Timings {
@@ -76,6 +95,10 @@ pub struct Generation {
     pub request_tokens: usize,
     pub generated_tokens: usize,
     pub prefix_cache: PrefixCache,
+    /// The answer's tokens, forced ones included.
+    pub tokens: Vec<u32>,
+    /// Runner-up tokens at each greedily decoded step (none when sampling).
+    pub choices: Vec<Choice>,
 }
 
 pub fn select_device(name: &str) -> Result<Device> {
@@ -170,6 +193,9 @@ impl Engine {
             .collect();
         t.tokenize_ms = ms(start);
 
+        let mut out: Vec<u32> = opts.forced.clone();
+        let mut text = tokenizer.decode(&out)?;
+        rest.extend_from_slice(&out);
         let limit = self.model.config.context;
         if cache.len + rest.len() + opts.max_tokens > limit {
             return Err(Error::usage(format!(
@@ -183,30 +209,50 @@ impl Engine {
         t.prefill_ms = ms(start);
 
         let start = Instant::now();
+        let greedy = opts.temperature <= 0.0;
         let mut sampler = sample::Sampler::new(opts.temperature, opts.seed);
-        let mut out: Vec<u32> = Vec::new();
-        let mut text = String::new();
-        for _ in 0..opts.max_tokens {
-            let next = sampler.next(&logits)?;
+        let mut choices = Vec::new();
+        let mut generated = 0;
+        // Forced tokens may already close the answer.
+        let mut finished = !out.is_empty() && done(&text);
+        while !finished && generated < opts.max_tokens {
+            let next = if greedy {
+                let (best, runners) = top_choices(&logits, &stop_ids)?;
+                choices.extend(runners.into_iter().map(|(token, gap)| Choice {
+                    step: out.len(),
+                    token,
+                    gap,
+                }));
+                best
+            } else {
+                sampler.next(&logits)?
+            };
             if stop_ids.contains(&next) {
                 break;
             }
             out.push(next);
+            generated += 1;
             text = tokenizer.decode(&out)?;
-            if done(&text) {
-                break;
+            finished = done(&text);
+            if !finished && generated < opts.max_tokens {
+                logits = self.model.forward(&[next], &mut cache)?;
             }
-            logits = self.model.forward(&[next], &mut cache)?;
         }
         t.decode_ms = ms(start);
         Ok(Generation {
             text,
             timings: t,
             prefix_tokens,
-            request_tokens: rest.len(),
-            generated_tokens: out.len(),
+            request_tokens: rest.len() - opts.forced.len(),
+            generated_tokens: generated,
             prefix_cache: cache_state,
+            tokens: out,
+            choices,
         })
+    }
+
+    pub fn decode(&mut self, tokens: &[u32]) -> Result<String> {
+        self.tokenizer.get()?.decode(tokens)
     }
 
     /// Builds and saves the prefix's KV cache ahead of the first request,
@@ -223,6 +269,7 @@ impl Engine {
             seed: 0,
             cache_dir: Some(dir.to_path_buf()),
             may_build_prefix: true,
+            forced: Vec::new(),
         };
         Ok(self.prefix_cache(prefix, &opts, progress)?.1)
     }
@@ -316,6 +363,33 @@ impl PrefixCache {
             PrefixCache::Off => "off",
         }
     }
+}
+
+/// The greedy token and the runner-ups with their logit gaps, stop tokens
+/// left out of the runner-ups (stopping early only truncates the answer).
+/// Ties go to the lowest id, as with `argmax`.
+fn top_choices(logits: &candle_core::Tensor, stop_ids: &[u32]) -> Result<(u32, Vec<(u32, f32)>)> {
+    let v = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+    let mut top: Vec<(u32, f32)> = Vec::with_capacity(RUNNER_UPS + 2);
+    for (i, &x) in v.iter().enumerate() {
+        if x.is_nan() || top.len() == RUNNER_UPS + 2 && x <= top[top.len() - 1].1 {
+            continue;
+        }
+        let at = top.iter().position(|&(_, y)| x > y).unwrap_or(top.len());
+        top.insert(at, (i as u32, x));
+        // One spare place: the best may be followed by a stop token.
+        top.truncate(RUNNER_UPS + 2);
+    }
+    let Some(&(best, best_logit)) = top.first() else {
+        return Err(Error::other("the model produced no scores"));
+    };
+    let runners = top[1..]
+        .iter()
+        .filter(|(t, _)| !stop_ids.contains(t))
+        .take(RUNNER_UPS)
+        .map(|&(t, x)| (t, best_logit - x))
+        .collect();
+    Ok((best, runners))
 }
 
 fn ms(start: Instant) -> f64 {
