@@ -280,6 +280,7 @@ fn read_bandwidth_gbs() -> f64 {
 const LLAMA_CPP: &str = r#"
 import json, sys, time
 import numpy as np
+import llama_cpp
 from llama_cpp import Llama
 path, threads, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 job = json.load(sys.stdin)
@@ -299,7 +300,9 @@ for turn in job["turns"]:
         t1 = time.perf_counter()
         gen = []
         while len(gen) < 64:
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
+                                           shape=(llm.n_vocab(),))
+            tok = int(np.argmax(logits))
             if tok in stop:
                 break
             gen.append(tok)

@@ -1,7 +1,8 @@
-//! Q6_K × Q8_K matmul for prefill (several rows at once), AVX2 or AVX-512
-//! VNNI. Q4_K_M models keep half the `ffn_down` weights (a sixth of each
-//! token's work) in Q6_K; candle unpacks their 6-bit values for every
-//! activation row. Here a weight row is unpacked once per tile of rows.
+//! Q6_K × Q8_K matmul for prefill (several rows at once), with AVX2.
+//! Q4_K_M models keep half the `ffn_down` weights (a sixth of each token's
+//! work) in Q6_K; candle unpacks their 6-bit values for every activation
+//! row. Here a weight row is unpacked once per tile of rows. (An AVX-512
+//! VNNI version measured slower than this one on Zen 4.)
 
 use super::{self as simd, RawBlock};
 use candle_core::quantized::k_quants::{BlockQ6K, BlockQ8K, GgmlType};
@@ -14,7 +15,7 @@ const QK_K: usize = 256;
 struct Block {
     q: [u8; QK_K],
     /// For each 64 values (four sub-blocks of 16): eight i16 lanes per
-    /// sub-block scale, as the products of `maddubs` line up.
+    /// sub-block scale, as the products of `maddubs` line up (32 at a time).
     lanes: [[i16; 32]; 4],
     scales: [i16; 16],
     d: f32,
@@ -48,15 +49,9 @@ pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ6K], dst: &m
     let weight = |c: usize| &w[c * kb..(c + 1) * kb];
     let act = |r: usize| &q[r * kb..(r + 1) * kb];
     let unpack = |row, u: &mut Unpacked| unpack(row, u);
-    if simd::vnni() {
-        // SAFETY: simd::vnni() was checked.
-        let dot = |u: &Unpacked, ys| unsafe { dot_vnni(u, ys) };
-        simd::tiled_matmul(m, n, weight, act, unpack, dot, dst);
-    } else {
-        // SAFETY: simd::available() was checked above.
-        let dot = |u: &Unpacked, ys| unsafe { dot(u, ys) };
-        simd::tiled_matmul(m, n, weight, act, unpack, dot, dst);
-    }
+    // SAFETY: simd::available() was checked above.
+    let dot = |u: &Unpacked, ys| unsafe { dot(u, ys) };
+    simd::tiled_matmul(m, n, weight, act, unpack, dot, dst);
     true
 }
 
@@ -131,29 +126,6 @@ unsafe fn dot(u: &Unpacked, ys: &[BlockQ8K]) -> f32 {
     simd::hsum(acc) - acc_bias
 }
 
-/// `dot` with AVX-512 VNNI: 64 values per step, the scale multiply fused
-/// into the i32 accumulation (`vpdpwssd`).
-#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vnni")]
-unsafe fn dot_vnni(u: &Unpacked, ys: &[BlockQ8K]) -> f32 {
-    use std::arch::x86_64::*;
-    let mut acc = _mm512_setzero_ps();
-    let mut acc_bias = 0f32;
-    for (x, y) in u.blocks.iter().zip(ys) {
-        let yb = y.bytes();
-        let yd = f32::from_le_bytes([yb[0], yb[1], yb[2], yb[3]]);
-        let mut sumi = _mm512_setzero_si512();
-        for (h, lanes) in x.lanes.iter().enumerate() {
-            let q6 = _mm512_loadu_si512(x.q.as_ptr().add(h * 64) as *const _);
-            let q8 = _mm512_loadu_si512(yb.as_ptr().add(4 + h * 64) as *const _);
-            let sc = _mm512_loadu_si512(lanes.as_ptr() as *const _);
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q6, q8), sc);
-        }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(x.d * yd), _mm512_cvtepi32_ps(sumi), acc);
-        acc_bias += x.d * yd * bias(x, yb) as f32;
-    }
-    _mm512_reduce_add_ps(acc) - acc_bias
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,8 +154,5 @@ mod tests {
         let mut u = Unpacked::default();
         unpack(&w[..kb], &mut u);
         assert_close(&[unsafe { dot(&u, &q) }], &want[..1]);
-        if simd::vnni() {
-            assert_close(&[unsafe { dot_vnni(&u, &q) }], &want[..1]);
-        }
     }
 }
