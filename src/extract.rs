@@ -34,11 +34,14 @@ pub fn command(text: &str) -> Result<String> {
     // Without a closing fence (token limit or end of turn) the text so far
     // is the answer.
     let body = &text[..closing_fence(text).unwrap_or(text.len())];
-    let lines: Vec<&str> = body
+    let mut lines: Vec<&str> = body
         .lines()
         .map(|l| strip_comment(l).trim_end())
         .filter(|l| !l.trim().is_empty())
         .collect();
+    // A small model sometimes writes its line twice; one command never
+    // means to run the same line twice in a row.
+    lines.dedup();
     let mut cmd = lines.join("\n");
     if let Some(rest) = cmd.strip_prefix("$ ") {
         cmd = rest.to_string();
@@ -145,6 +148,15 @@ mod tests {
         r#"printf '%s\n' "$HOME" '$HOME' `date` $(pwd)"#,
         "echo '}' \"}\" '```' ok",
     ];
+
+    #[test]
+    fn a_line_written_twice_is_one_command() {
+        assert_eq!(
+            command("grep x notes.txt\ngrep x notes.txt\n```").unwrap(),
+            "grep x notes.txt"
+        );
+        assert_eq!(command("cd a\nls\ncd a\n```").unwrap(), "cd a\nls\ncd a");
+    }
 
     #[test]
     fn any_command_comes_through_byte_exact() {
