@@ -4,7 +4,7 @@
 //! llama_cpp'` works, llama.cpp on the same file and prompt, model resident
 //! and the prefix's state in memory (a warm server's best case).
 //!
-//! cargo bench --bench latency [-- --model NAME] [-- --runs N] [-- --skip-candle]
+//! cargo bench --bench latency [-- --model NAME] [--runs N] [--skip-candle] [--skip-llama-cpp]
 //! Prints the machine (CPU, kernels, read bandwidth) and a Markdown table
 //! for docs/PERFORMANCE.md.
 
@@ -175,7 +175,9 @@ fn main() {
         candle_reference(&path, &tokens, &mut rows);
     }
 
-    llama_cpp(&path, runs, &mut rows);
+    if !std::env::args().any(|a| a == "--skip-llama-cpp") {
+        llama_cpp(&path, runs, &mut rows);
+    }
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
