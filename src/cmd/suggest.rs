@@ -385,12 +385,9 @@ pub fn show(
                 ));
             }
             print!("{cmd}");
+            // The widget shows this line as a message under the prompt: no color.
             if assessment.level >= Level::High {
-                eprintln!(
-                    "cmdai: careful, {} risk: it {}",
-                    assessment.level.name(),
-                    assessment.summary()
-                );
+                eprintln!("{}", safety::report::one_line(assessment, false));
             }
         }
         Output::Terminal => {
