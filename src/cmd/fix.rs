@@ -5,7 +5,7 @@
 use crate::cmd::args::EngineArgs;
 use crate::cmd::generate::validate_command;
 use crate::cmd::join_words;
-use crate::cmd::suggest::{self, flush_typeahead, Ask, Runner};
+use crate::cmd::suggest::{self, Ask, Runner};
 use crate::context::Context;
 use crate::error::Result;
 use std::ffi::OsString;
@@ -21,12 +21,7 @@ pub struct FixArgs<'a> {
 }
 
 pub fn run(args: FixArgs) -> Result<()> {
-    let widget = args.widget;
-    let result = run_inner(args);
-    if widget {
-        flush_typeahead();
-    }
-    result
+    suggest::flushing_typeahead(args.widget, || run_inner(args))
 }
 
 fn run_inner(args: FixArgs) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use crate::cmd::args::GenerateArgs;
 use crate::cmd::join_words;
-use crate::cmd::suggest::{self, flush_typeahead, Ask, Output, Runner};
+use crate::cmd::suggest::{self, Ask, Output, Runner};
 use crate::config::{Flags, Settings};
 use crate::context::{Context, Shell, Userland};
 use crate::error::{Error, Kind, Result};
@@ -41,12 +41,7 @@ pub fn validate_command<'a>(command: &'a str, verb: &str) -> Result<&'a str> {
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
-    let widget = args.widget;
-    let result = run_inner(args);
-    if widget {
-        flush_typeahead();
-    }
-    result
+    suggest::flushing_typeahead(args.widget, || run_inner(args))
 }
 
 fn run_inner(args: GenerateArgs) -> Result<()> {

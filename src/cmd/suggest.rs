@@ -21,8 +21,18 @@ use std::time::{Duration, Instant};
 /// branch can lead back to a command already shown).
 const MAX_TRIES: usize = 3;
 
-/// In widget mode, discards keys typed while the model was thinking: an
-/// Enter pressed early must not run an unreviewed suggestion.
+/// Runs a command; in widget mode then discards keys typed while the model
+/// was thinking: an Enter pressed early must not run an unreviewed
+/// suggestion.
+pub fn flushing_typeahead(widget: bool, run: impl FnOnce() -> Result<()>) -> Result<()> {
+    let result = run();
+    if widget {
+        flush_typeahead();
+    }
+    result
+}
+
+/// Discards keys typed at the terminal so far.
 pub fn flush_typeahead() {
     use std::os::fd::AsRawFd;
     if let Ok(tty) = std::fs::File::open("/dev/tty") {
