@@ -1,10 +1,12 @@
 //! Adapting a generated command to the machine it will run on, where the
 //! model's habit is known to be wrong and the fix is certain.
 //!
-//! Small models mix BSD and GNU flags (they learned from both) and read
-//! "48 hours" as `-mtime 48` (days). Each rewrite here is exact: it changes
-//! a flag to the spelling with the same meaning on this system, or to the
-//! unit the request named, and nothing else.
+//! Small models mix BSD and GNU flags (they learned from both), read
+//! "48 hours" as `-mtime 48` (days), and edit a file in place when asked to
+//! print the edited text. Each rewrite here is exact: it changes a flag to
+//! the spelling with the same meaning on this system, to the unit the
+//! request named, or drops `sed -i` where the request asks to see a result
+//! and never to change the file; nothing else.
 
 use crate::context::Userland;
 
@@ -16,7 +18,8 @@ pub fn adapt(cmd: &str, request: &str, userland: Userland) -> String {
         cmd = bsd_perm_to_gnu(&cmd);
         cmd = bsd_sed_inplace_to_gnu(&cmd);
     }
-    hours_as_days(&cmd, request)
+    let cmd = hours_as_days(&cmd, request);
+    print_is_not_edit(&cmd, request)
 }
 
 /// Byte ranges of the whitespace-separated words outside quotes, so that
@@ -167,6 +170,61 @@ fn hours_as_days(cmd: &str, request: &str) -> String {
     })
 }
 
+/// "… and print the result" wants the text on stdout: `sed -i` would change
+/// the file and print nothing. Unless the request also speaks of changing
+/// the file itself, `-i` goes (a command that modifies nothing is the safe
+/// side of this guess).
+fn print_is_not_edit(cmd: &str, request: &str) -> String {
+    let req = request.to_lowercase();
+    let req_words: Vec<&str> = req
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let shows = req_words.iter().any(|w| {
+        matches!(
+            *w,
+            "print" | "prints" | "display" | "displays" | "show" | "shows" | "output"
+        )
+    });
+    let edits = [
+        "in place",
+        "in-place",
+        "inplace",
+        "save",
+        "overwrite",
+        "modify",
+        "edit",
+        "update",
+        "write",
+    ]
+    .iter()
+    .any(|k| req.contains(k));
+    if !shows || edits {
+        return cmd.to_string();
+    }
+    let ws = words(cmd);
+    let mut out = cmd.to_string();
+    // Right to left, so earlier byte offsets stay valid.
+    for (i, &(a, b)) in ws.iter().enumerate().rev() {
+        let flag = &cmd[a..b];
+        if flag != "-i" && flag != "--in-place" {
+            continue;
+        }
+        // Only among sed's own options: `sed -n -i 's/…/' f`.
+        let opens_sed = ws[..i]
+            .iter()
+            .rev()
+            .map(|&(a, b)| &cmd[a..b])
+            .take_while(|w| w.starts_with('-'))
+            .count();
+        if i > opens_sed && &cmd[ws[i - 1 - opens_sed].0..ws[i - 1 - opens_sed].1] == "sed" {
+            let end = b + cmd[b..].len() - cmd[b..].trim_start().len();
+            out.replace_range(a..end, "");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +297,37 @@ mod tests {
             gnu("find . -mmin -60", "in the last 60 minutes or 1 hour"),
             "find . -mmin -60"
         );
+    }
+
+    #[test]
+    fn printing_a_result_does_not_edit_the_file() {
+        assert_eq!(
+            gnu(
+                "sed -i '/x/d' notes.txt",
+                "delete lines with x from notes.txt and print the result"
+            ),
+            "sed '/x/d' notes.txt"
+        );
+        assert_eq!(
+            gnu(
+                "sed -n -i 's/a/b/p' f.txt",
+                "show the lines of f.txt with a replaced by b"
+            ),
+            "sed -n 's/a/b/p' f.txt"
+        );
+        // Asked to change the file, or not asked to show anything: unchanged.
+        for (cmd, req) in [
+            ("sed -i 's/a/b/g' f.txt", "replace a with b in f.txt"),
+            (
+                "sed -i 's/a/b/g' f.txt",
+                "replace a with b in f.txt in place and print it",
+            ),
+            ("sed -i 's/a/b/g' f.txt", "edit f.txt to use b and show it"),
+            ("grep -i x f.txt", "print lines of f.txt with x in any case"),
+            ("echo 'sed -i' | cat", "print the text sed -i"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
     }
 
     #[test]
