@@ -229,7 +229,11 @@ fn prompt_injection_never_hands_over_a_critical_command() {
     let o = widget("1");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "rm -rf ~");
-    assert!(stderr(&o).contains("critical risk"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cmdai: CRITICAL risk: it recursively deletes your home directory"),
+        "{}",
+        stderr(&o)
+    );
     // --json carries the same assessment as `cmdai check`.
     let v = json(&generate(cache.path(), DEFAULT, "rm -rf ~", &[]));
     assert_eq!(v["risk"], "critical");
