@@ -161,6 +161,21 @@ pub fn few_rows_matmul(
 
 #[cfg(test)]
 pub mod testing {
+    use candle_core::quantized::k_quants::GgmlType;
+
+    /// A matmul to check a kernel against: `n` random weight rows of `k`
+    /// values in `T`'s blocks, `m` random activation rows, and candle's own
+    /// product of them, `(weights, activations, expected)`.
+    pub fn case<T: GgmlType>(m: usize, k: usize, n: usize) -> (Vec<T>, Vec<f32>, Vec<f32>) {
+        let mut w = vec![T::zeros(); n * k / T::BLCK_SIZE];
+        T::from_float(&random(n * k, 1.0, 3), &mut w);
+        let lhs = random(m * k, 4.0, 5);
+        let mut want = vec![0f32; m * n];
+        candle_core::quantized::k_quants::matmul::<T>((m, k, n), &lhs, &w, &mut want)
+            .expect("candle's reference matmul");
+        (w, lhs, want)
+    }
+
     /// Deterministic values in [-scale/2, scale/2).
     pub fn random(n: usize, scale: f32, seed: u32) -> Vec<f32> {
         let mut s = seed;

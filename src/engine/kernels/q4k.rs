@@ -236,8 +236,7 @@ unsafe fn dot_packed_vnni(xs: &[BlockQ4K], ys: &[BlockQ8K]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::kernels::testing::{assert_close, random};
-    use candle_core::quantized::k_quants::matmul as reference;
+    use crate::engine::kernels::testing::{assert_close, case};
 
     #[test]
     fn matches_candles_kernel() {
@@ -250,11 +249,7 @@ mod tests {
     }
 
     fn matches_at(m: usize, k: usize, n: usize) {
-        let mut w = vec![BlockQ4K::zeros(); n * k / QK_K];
-        BlockQ4K::from_float(&random(n * k, 1.0, 3), &mut w);
-        let lhs = random(m * k, 4.0, 5);
-        let mut want = vec![0f32; m * n];
-        reference::<BlockQ4K>((m, k, n), &lhs, &w, &mut want).unwrap();
+        let (w, lhs, want) = case::<BlockQ4K>(m, k, n);
         let mut got = vec![0f32; m * n];
         if !matmul(m, k, n, &lhs, &w, &mut got) {
             assert!(m < MIN_ROWS && !simd::vnni(), "the kernel refused {m} rows");

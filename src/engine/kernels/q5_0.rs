@@ -143,8 +143,7 @@ unsafe fn dot(u: &Unpacked, ys: &[BlockQ8_0]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::kernels::testing::{assert_close, random};
-    use candle_core::quantized::k_quants::matmul as reference;
+    use crate::engine::kernels::testing::{assert_close, case};
 
     #[test]
     fn matches_candles_scalar_kernel() {
@@ -152,11 +151,7 @@ mod tests {
             return;
         }
         let (m, k, n) = (19, 128, 70);
-        let mut w = vec![BlockQ5_0::zeros(); n * k / QK];
-        BlockQ5_0::from_float(&random(n * k, 1.0, 7), &mut w);
-        let lhs = random(m * k, 4.0, 9);
-        let mut want = vec![0f32; m * n];
-        reference::<BlockQ5_0>((m, k, n), &lhs, &w, &mut want).unwrap();
+        let (w, lhs, want) = case::<BlockQ5_0>(m, k, n);
         let mut got = vec![0f32; m * n];
         assert!(matmul(m, k, n, &lhs, &w, &mut got));
         assert_close(&got, &want);

@@ -129,8 +129,7 @@ unsafe fn dot(u: &Unpacked, ys: &[BlockQ8K]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::kernels::testing::{assert_close, random};
-    use candle_core::quantized::k_quants::matmul as reference;
+    use crate::engine::kernels::testing::{assert_close, case};
 
     #[test]
     fn matches_candles_kernel() {
@@ -138,11 +137,7 @@ mod tests {
             return;
         }
         let (m, k, n) = (21, 512, 40);
-        let mut w = vec![BlockQ6K::zeros(); n * k / QK_K];
-        BlockQ6K::from_float(&random(n * k, 1.0, 3), &mut w);
-        let lhs = random(m * k, 4.0, 5);
-        let mut want = vec![0f32; m * n];
-        reference::<BlockQ6K>((m, k, n), &lhs, &w, &mut want).unwrap();
+        let (w, lhs, want) = case::<BlockQ6K>(m, k, n);
         let mut got = vec![0f32; m * n];
         assert!(matmul(m, k, n, &lhs, &w, &mut got));
         assert_close(&got, &want);
