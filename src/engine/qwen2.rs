@@ -246,7 +246,7 @@ impl Model {
         cache.reserve(m)?;
         for (l, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.rms_eps)?;
-            let attn = self.attention(layer, &h, &cos, &sin, mask.as_ref(), cache, l)?;
+            let attn = self.attention(layer, &h, (&cos, &sin), mask.as_ref(), cache, l)?;
             x = (x + attn)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
             let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
@@ -265,8 +265,7 @@ impl Model {
         &self,
         l: &Layer,
         h: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
+        (cos, sin): (&Tensor, &Tensor),
         mask: Option<&Tensor>,
         cache: &mut KvCache,
         layer: usize,
