@@ -8,6 +8,7 @@ pub mod prefix_cache;
 pub mod qmatmul;
 pub mod qwen2;
 pub mod sample;
+pub mod tiles;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};
