@@ -28,7 +28,7 @@
 //! the GGUF, the file is only ever replaced whole, by rename.
 
 use crate::engine::gguf::Gguf;
-use crate::error::{Context, Error, Kind, Result};
+use crate::error::{Context, Kind, Result};
 use candle_core::quantized::GgmlDType;
 use memmap2::Mmap;
 use sha2::{Digest, Sha256};
@@ -264,8 +264,9 @@ pub fn supported() -> bool {
     }
 }
 
-/// The weights worth laying out: every matmul of the layers, and the
-/// output head (decode only, but then its GGUF copy is never touched).
+/// The weights worth laying out: the layers' matmuls, which prefill runs
+/// on many rows. Not the output head: only the last position's logits are
+/// computed, so it only ever meets one row, where tiles are no faster.
 fn wanted(name: &str) -> bool {
     const LAYER: &[&str] = &[
         "attn_q.weight",
@@ -276,7 +277,7 @@ fn wanted(name: &str) -> bool {
         "ffn_up.weight",
         "ffn_down.weight",
     ];
-    name == "output.weight" || (name.starts_with("blk.") && LAYER.iter().any(|l| name.ends_with(l)))
+    name.starts_with("blk.") && LAYER.iter().any(|l| name.ends_with(l))
 }
 
 /// Where the tile file of a model lives: beside the GGUF in the cache's
@@ -622,7 +623,13 @@ pub fn open_or_build(
         Err(_) => {}
     }
     notice();
-    build(g, model_id, path).ok()?;
+    let built = build(g, model_id, path);
+    // The build read every layer weight of the GGUF; from now on the tiles
+    // are read instead, so let those pages go rather than hold the model
+    // twice. SAFETY: a read-only file mapping: dropped pages are read back
+    // from the file, unchanged, if ever touched again.
+    let _ = unsafe { g.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    built.ok()?;
     TileSet::open(path, model_id, len).ok()
 }
 
@@ -630,13 +637,4 @@ pub fn open_or_build(
 /// hashing it all (for `cmdai model prepare`).
 pub fn is_intact(path: &Path, model_id: &str, gguf_len: u64) -> bool {
     TileSet::open(path, model_id, gguf_len).is_ok_and(|s| s.verify_data())
-}
-
-/// For error messages: a tile file that could not be written is not worth
-/// failing a request over, only a line from `cmdai model prepare`.
-pub fn unwritable(path: &Path) -> Error {
-    Error::other(format!(
-        "cannot write the tile file {}: answers will be slower; check that the cache dir is writable",
-        path.display()
-    ))
 }

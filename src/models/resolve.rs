@@ -11,6 +11,17 @@ pub struct ResolvedModel {
     pub id: String,
 }
 
+impl ResolvedModel {
+    /// Where its pre-laid-out weights live (the cache's models dir).
+    pub fn tiles(&self, may_build: bool) -> Option<crate::engine::TilesAt> {
+        let dir = store::models_dir().ok()?;
+        Some(crate::engine::TilesAt {
+            path: crate::engine::tiles::path_for(&dir, &self.path, &self.id),
+            may_build,
+        })
+    }
+}
+
 /// A catalog name or a path to a GGUF file. A missing catalog model is
 /// fetched only when a person is watching (`may_fetch`).
 pub fn resolve_model(name: &str, may_fetch: bool) -> Result<ResolvedModel> {

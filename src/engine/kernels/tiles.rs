@@ -57,6 +57,14 @@ struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
+impl SendPtr {
+    // A method, so closures capture the wrapper (Send) rather than the
+    // raw pointer field.
+    fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
 /// `dst[m×n] = lhs[m×k] · wᵀ`, `w` given as its tiles. Returns false when
 /// not applicable (the caller falls back to the GGUF's blocks).
 pub fn matmul(
@@ -105,7 +113,6 @@ fn matmul_with(
         .into_par_iter()
         .with_min_len(per)
         .for_each(|nt| {
-            let out = out;
             let t = tiles[nt * tile_row..(nt + 1) * tile_row].as_ptr();
             let cols = (n - nt * TILE_N).min(TILE_N);
             for m0 in (0..m).step_by(MT) {
@@ -128,7 +135,7 @@ fn matmul_with(
                     unsafe {
                         std::ptr::copy_nonoverlapping(
                             row.as_ptr(),
-                            out.0.add((m0 + i) * n + nt * TILE_N),
+                            out.at((m0 + i) * n + nt * TILE_N),
                             cols,
                         )
                     };
@@ -559,5 +566,96 @@ mod tests {
             &[0.0; 100],
             &mut dst
         ));
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::engine::kernels::testing::random;
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K};
+
+    fn time(f: &mut dyn FnMut()) -> f64 {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// Old (per-row kernels over the GGUF blocks) against tiles, interleaved,
+    /// on the model's shapes: `cargo test --release --lib tiles_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn tiles_speed() {
+        for (kind, k, n) in [(TileKind::Q4K, 1536, 8960), (TileKind::Q6K, 8960, 1536)] {
+            let raw = random(n * k, 1.0, 3);
+            let (blocks, bytes): (Vec<u8>, usize) = match kind {
+                TileKind::Q4K => {
+                    let mut w = vec![BlockQ4K::zeros(); n * k / 256];
+                    BlockQ4K::from_float(&raw, &mut w);
+                    (w.iter().flat_map(|b| b.bytes().to_vec()).collect(), 144)
+                }
+                TileKind::Q6K => {
+                    let mut w = vec![BlockQ6K::zeros(); n * k / 256];
+                    BlockQ6K::from_float(&raw, &mut w);
+                    (w.iter().flat_map(|b| b.bytes().to_vec()).collect(), 210)
+                }
+            };
+            let _ = bytes;
+            let mut tiles = Vec::new();
+            crate::engine::tiles::pack(kind, &blocks, n, k, &mut |c| {
+                tiles.extend_from_slice(c);
+                Ok(())
+            })
+            .unwrap();
+            for m in [1usize, 30, 64] {
+                let lhs = random(m * k, 4.0, 5);
+                let mut dst = vec![0f32; m * n];
+                let (mut old, mut new) = (f64::MAX, f64::MAX);
+                for _ in 0..5 {
+                    old = old.min(time(&mut || match kind {
+                        TileKind::Q4K => {
+                            let w: &[BlockQ4K] = unsafe {
+                                std::slice::from_raw_parts(blocks.as_ptr() as *const _, n * k / 256)
+                            };
+                            if !super::super::q4k::matmul(m, k, n, &lhs, w, &mut dst) {
+                                let mut q = vec![BlockQ8K::zeros(); m * k / 256];
+                                BlockQ8K::from_float(&lhs, &mut q);
+                                dst.par_iter_mut().enumerate().for_each(|(c, o)| {
+                                    *o = BlockQ4K::vec_dot(
+                                        k,
+                                        &w[c * k / 256..(c + 1) * k / 256],
+                                        &q,
+                                    );
+                                });
+                            }
+                        }
+                        TileKind::Q6K => {
+                            let w: &[BlockQ6K] = unsafe {
+                                std::slice::from_raw_parts(blocks.as_ptr() as *const _, n * k / 256)
+                            };
+                            if !super::super::q6k::matmul(m, k, n, &lhs, w, &mut dst) {
+                                let mut q = vec![BlockQ8K::zeros(); m * k / 256];
+                                BlockQ8K::from_float(&lhs, &mut q);
+                                dst.par_iter_mut().enumerate().for_each(|(c, o)| {
+                                    *o = BlockQ6K::vec_dot(
+                                        k,
+                                        &w[c * k / 256..(c + 1) * k / 256],
+                                        &q,
+                                    );
+                                });
+                            }
+                        }
+                    }));
+                    new = new.min(time(&mut || {
+                        assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut dst));
+                    }));
+                }
+                eprintln!(
+                    "{kind:?} m={m} k={k} n={n}: old {old:.2} ms, tiles {new:.2} ms ({:.2}x) vnni={}",
+                    old / new,
+                    simd::vnni()
+                );
+            }
+        }
     }
 }
