@@ -24,7 +24,11 @@ pub fn prepare(model: &ResolvedModel, name: &str, quiet: bool) -> Result<PrefixC
     let device = engine::select_device("cpu")?;
     let dir = store::kv_dir()?;
     let lock = lock(&dir)?;
-    let tiles = model.tiles(true);
+    // Its own line says when it is done: no notice of the tiles' build.
+    let tiles = model.tiles(true).map(|t| engine::TilesAt {
+        announce: false,
+        ..t
+    });
     if let Some(at) = &tiles {
         // Checked in full here only: a damaged file (a bad disk, an edit) is
         // removed and built again. Requests check the header alone.

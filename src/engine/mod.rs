@@ -35,6 +35,9 @@ pub struct Engine {
 pub struct TilesAt {
     pub path: PathBuf,
     pub may_build: bool,
+    /// Say so on stderr before building (not where the caller reports its
+    /// own progress).
+    pub announce: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +190,9 @@ impl Engine {
             Some(at) if device.is_cpu() => {
                 tiles::open_or_build(&gguf, &model_id, &at.path, at.may_build, &mut || {
                     built = true;
-                    eprintln!("cmdai: laying out the model's weights for fast prompts (once, a few seconds)");
+                    if at.announce {
+                        eprintln!("cmdai: laying out the model's weights for fast prompts (once, a few seconds)");
+                    }
                 })
             }
             _ => None,

@@ -638,3 +638,197 @@ pub fn open_or_build(
 pub fn is_intact(path: &Path, model_id: &str, gguf_len: u64) -> bool {
     TileSet::open(path, model_id, gguf_len).is_ok_and(|s| s.verify_data())
 }
+
+// The kernels' test helpers are x86-64 only, like the kernels.
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use candle_core::quantized::{gguf_file, QTensor};
+    use candle_core::{Device, Tensor};
+
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(tag: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!("cmdai-tiles-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).expect("temp dir");
+            Dir(p)
+        }
+        fn files(&self) -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(&self.0)
+                .expect("list")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const UP: &str = "blk.0.ffn_up.weight";
+    const DOWN: &str = "blk.0.ffn_down.weight";
+
+    /// A GGUF with one Q4_K and one Q6_K layer weight (40 rows: a partial
+    /// last tile), and tensors that are not laid out.
+    fn gguf(dir: &Path) -> Gguf {
+        let dev = Device::Cpu;
+        let t = |rows: usize, cols: usize, seed: u32| {
+            let v = crate::engine::kernels::testing::random(rows * cols, 1.0, seed);
+            Tensor::from_vec(v, (rows, cols), &dev).expect("tensor")
+        };
+        let up = QTensor::quantize(&t(40, 512, 1), GgmlDType::Q4K).expect("q4k");
+        let down = QTensor::quantize(&t(16, 256, 2), GgmlDType::Q6K).expect("q6k");
+        let embd = QTensor::quantize(&t(16, 256, 3), GgmlDType::Q4K).expect("q4k");
+        let norm = QTensor::quantize(&t(1, 512, 4), GgmlDType::F32).expect("f32");
+        let path = dir.join("m.gguf");
+        let mut f = std::fs::File::create(&path).expect("create");
+        let arch = gguf_file::Value::String("qwen2".into());
+        gguf_file::write(
+            &mut f,
+            &[("general.architecture", &arch)],
+            &[
+                (UP, &up),
+                (DOWN, &down),
+                ("token_embd.weight", &embd),
+                ("blk.0.attn_norm.weight", &norm),
+            ],
+        )
+        .expect("write gguf");
+        drop(f);
+        Gguf::open(&path).expect("open gguf")
+    }
+
+    fn packed(g: &Gguf, name: &str, kind: TileKind) -> Vec<u8> {
+        let t = g.tensor(name).expect("tensor");
+        let mut out = Vec::new();
+        pack(kind, t.bytes, t.dims[0], t.dims[1], &mut |c| {
+            out.extend_from_slice(c);
+            Ok(())
+        })
+        .expect("pack");
+        out
+    }
+
+    #[test]
+    fn builds_opens_and_hands_out_the_layer_weights() {
+        let dir = Dir::new("build");
+        let g = gguf(&dir.0);
+        let path = dir.0.join("m.gguf.x.tiles");
+        build(&g, "id", &path).expect("build");
+        assert_eq!(
+            dir.files(),
+            ["m.gguf", "m.gguf.x.tiles"],
+            "no temp file left"
+        );
+        let len = g.map.len() as u64;
+        let set = TileSet::open(&path, "id", len).expect("open");
+        assert_eq!(set.len(), 2, "only the layers' matmuls");
+        assert!(set.verify_data());
+        let up = set.get(UP, GgmlDType::Q4K, 40, 512).expect("up");
+        assert_eq!(up.bytes(), packed(&g, UP, TileKind::Q4K));
+        let down = set.get(DOWN, GgmlDType::Q6K, 16, 256).expect("down");
+        assert_eq!(down.bytes(), packed(&g, DOWN, TileKind::Q6K));
+        // Another type or shape than the GGUF's: not used.
+        assert!(set.get(UP, GgmlDType::Q6K, 40, 512).is_none());
+        assert!(set.get(UP, GgmlDType::Q4K, 32, 512).is_none());
+        assert!(set
+            .get("token_embd.weight", GgmlDType::Q4K, 16, 256)
+            .is_none());
+    }
+
+    #[test]
+    fn stale_truncated_or_corrupt_files_are_refused() {
+        let dir = Dir::new("refuse");
+        let g = gguf(&dir.0);
+        let path = dir.0.join("t.tiles");
+        build(&g, "id", &path).expect("build");
+        let len = g.map.len() as u64;
+        let good = std::fs::read(&path).expect("read");
+        let invalid = |e: std::result::Result<TileSet, Miss>| matches!(e, Err(Miss::Invalid(_)));
+        assert!(invalid(TileSet::open(&path, "other id", len)));
+        assert!(invalid(TileSet::open(&path, "id", len + 1)));
+        assert!(matches!(
+            TileSet::open(&dir.0.join("absent"), "id", len),
+            Err(Miss::Absent)
+        ));
+        let with = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).expect("write");
+            TileSet::open(&path, "id", len)
+        };
+        // Truncated anywhere, header or data; a tail; an empty file.
+        for cut in [0, 7, 100, good.len() / 2, good.len() - 1] {
+            assert!(invalid(with(&good[..cut])), "cut at {cut}");
+        }
+        let mut longer = good.clone();
+        longer.extend_from_slice(&[0; 64]);
+        assert!(invalid(with(&longer)));
+        // Any header byte changed: the header's checksum.
+        for at in [8, 12, 20, 60, 70, 100] {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            assert!(invalid(with(&bad)), "byte {at}");
+        }
+        // A data byte changed: the header is fine, the full check is not.
+        let mut bad = good.clone();
+        let last = bad.len() - 100;
+        bad[last] ^= 1;
+        let set = with(&bad).expect("header intact");
+        assert!(!set.verify_data());
+        assert!(!is_intact(&path, "id", len));
+        std::fs::write(&path, &good).expect("write");
+        assert!(is_intact(&path, "id", len));
+    }
+
+    #[test]
+    fn an_unwritable_place_means_no_tiles_and_no_leftovers() {
+        let dir = Dir::new("unwritable");
+        let g = gguf(&dir.0);
+        // A "directory" that is a file: fails even for root.
+        let blocker = dir.0.join("blocker");
+        std::fs::write(&blocker, b"").expect("write");
+        let path = blocker.join("t.tiles");
+        assert!(build(&g, "id", &path).is_err());
+        let mut told = false;
+        assert!(open_or_build(&g, "id", &path, true, &mut || told = true).is_none());
+        assert_eq!(told, supported());
+        assert_eq!(dir.files(), ["blocker", "m.gguf"]);
+    }
+
+    #[test]
+    fn temp_files_of_dead_builds_are_removed() {
+        let dir = Dir::new("stale");
+        let g = gguf(&dir.0);
+        let path = dir.0.join("t.tiles");
+        // No such process (above any pid_max), and a live one (our parent).
+        let dead = dir.0.join(".t.tiles.2147483646.tmp");
+        let live = dir.0.join(format!(
+            ".t.tiles.{}.tmp",
+            std::os::unix::process::parent_id()
+        ));
+        std::fs::write(&dead, b"x").expect("write");
+        std::fs::write(&live, b"x").expect("write");
+        build(&g, "id", &path).expect("build");
+        assert!(!dead.exists());
+        assert!(live.exists());
+    }
+
+    #[test]
+    fn the_file_name_follows_the_model_and_its_id() {
+        let a = path_for(Path::new("/c"), Path::new("/x/m.gguf"), "one");
+        let b = path_for(Path::new("/c"), Path::new("/x/m.gguf"), "two");
+        assert_ne!(a, b);
+        assert!(a.starts_with("/c"));
+        let name = a.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        assert!(
+            name.starts_with("m.gguf.") && name.ends_with(".tiles"),
+            "{name}"
+        );
+    }
+}
