@@ -9,7 +9,7 @@
 //! for docs/PERFORMANCE.md.
 
 use candle_core::{Device, Tensor};
-use cmdai::engine::{gguf::Gguf, qwen2, tokenizer::Tokenizer, Engine};
+use cmdai::engine::{gguf::Gguf, qwen2, tiles, tokenizer::Tokenizer, Engine, TilesUsed};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -50,19 +50,29 @@ fn model_path(name: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(o.stdout).unwrap().trim())
 }
 
-/// Runs a child to completion; returns (wall ms, stdout).
-fn run_timed(cmd: &mut Command) -> (f64, String) {
+/// Runs a child to completion; returns (wall ms, stdout, its peak RSS in MiB).
+// Reaped by wait4, which (unlike std's wait) reports the child's own peak RSS.
+#[allow(clippy::zombie_processes)]
+fn run_timed(cmd: &mut Command) -> (f64, String, f64) {
+    use std::io::Read;
     let start = Instant::now();
-    let out = cmd.stderr(std::process::Stdio::null()).output().unwrap();
-    (ms(start), String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The largest peak RSS of any child waited for so far, in MiB.
-fn children_peak_rss_mib() -> f64 {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
+    // SAFETY: reaps our own child (std's handle is not waited on after).
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    (ms(start), out, usage.ru_maxrss as f64 / 1024.0)
 }
 
 fn main() {
@@ -79,15 +89,97 @@ fn main() {
     let dev = Device::Cpu;
     let mut rows: Vec<(String, String)> = Vec::new();
 
+    // End to end: the real binary, one process per request, warm prefix
+    // cache; with tiles and without (CMDAI_NO_TILES=1), interleaved. First,
+    // while this process is small: a child's peak RSS counts its parent's
+    // at the fork (Linux carries the high-water mark across exec).
+    let mut e2e_rows: Vec<(String, String)> = Vec::new();
+    let o = Command::new(cmdai_bin())
+        .args(["model", "prepare", &name])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "cmdai model prepare {name} failed");
+    let cwd = std::env::temp_dir().join("cmdai-bench-cwd");
+    let _ = std::fs::create_dir_all(&cwd);
+    let one = |req: &str, tiles: bool| {
+        run_timed(
+            Command::new(cmdai_bin())
+                .args(["--model", &name, "--json", "--shell", "bash", "--", req])
+                .env("CMDAI_NO_TILES", if tiles { "0" } else { "1" })
+                .current_dir(&cwd),
+        )
+    };
+    let mut walls = [Vec::new(), Vec::new()];
+    let mut rss = [0f64, 0f64];
+    for req in REQUESTS {
+        let mut w = [Vec::new(), Vec::new()];
+        let mut answer = [String::new(), String::new()];
+        for _ in 0..runs {
+            for (i, tiles) in [false, true].into_iter().enumerate() {
+                let (t, out, peak) = one(req, tiles);
+                w[i].push(t);
+                rss[i] = rss[i].max(peak);
+                answer[i] = out;
+            }
+        }
+        for (i, how) in ["GGUF blocks", "tiles"].into_iter().enumerate() {
+            let v: serde_json::Value = serde_json::from_str(answer[i].trim()).unwrap_or_default();
+            e2e_rows.push((
+                format!("end to end, {how}: \"{req}\""),
+                format!(
+                    "{:.0} ms (`{}`, {} tokens out)",
+                    median(w[i].clone()),
+                    v["cmd"].as_str().unwrap_or("?"),
+                    v["tokens"]["generated"]
+                ),
+            ));
+            walls[i].extend(w[i].clone());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cwd);
+    for (i, how) in ["GGUF blocks", "tiles"].into_iter().enumerate() {
+        e2e_rows.push((
+            format!("end to end p50, all three, {how}"),
+            format!("{:.0} ms", median(walls[i].clone())),
+        ));
+        e2e_rows.push((
+            format!("peak RSS of one call, {how}"),
+            format!("{:.0} MiB", rss[i]),
+        ));
+    }
+
+    // The tile file the binary uses (built here if missing, timed).
+    let resolved = cmdai::models::resolve::resolve_model(&name, false).unwrap();
+    let tiles_at = resolved.tiles(true).unwrap();
+    let t = Instant::now();
+    let e = Engine::load(&path, resolved.id.clone(), &dev, Some(&tiles_at)).unwrap();
+    if e.tiles == TilesUsed::Built {
+        rows.push((
+            "tile file: built (once per model)".into(),
+            format!("{:.1} s", ms(t) / 1000.0),
+        ));
+    }
+    assert_ne!(
+        e.tiles,
+        TilesUsed::Off,
+        "no tiles: CMDAI_NO_TILES set, or no AVX2?"
+    );
+    drop(e);
+
     // Load: mapping + model (zero copy), and the tokenizer, warm page cache.
-    let _ = Engine::load(&path, "bench".into(), &dev).unwrap();
     let mut model_ms = Vec::new();
+    let mut tiles_ms = Vec::new();
     let mut tok_ms = Vec::new();
+    let gguf_len = std::fs::metadata(&path).unwrap().len();
     for _ in 0..runs {
         let t = Instant::now();
         let g = Gguf::open(&path).unwrap();
-        let _m = qwen2::Model::load(&g, &dev).unwrap();
+        let _m = qwen2::Model::load(&g, &dev, None).unwrap();
         model_ms.push(ms(t));
+        let t = Instant::now();
+        let set = tiles::TileSet::open(&tiles_at.path, &resolved.id, gguf_len).unwrap();
+        let _m = qwen2::Model::load(&g, &dev, Some(&set)).unwrap();
+        tiles_ms.push(ms(t));
         let t = Instant::now();
         let _tok = Tokenizer::from_gguf(&g).unwrap();
         tok_ms.push(ms(t));
@@ -97,79 +189,50 @@ fn main() {
         format!("{:.1} ms", median(model_ms)),
     ));
     rows.push((
+        "load: the same with the tile file (open, check header, map)".into(),
+        format!("{:.1} ms", median(tiles_ms)),
+    ));
+    rows.push((
         "load: tokenizer from GGUF metadata".into(),
         format!("{:.0} ms", median(tok_ms)),
     ));
 
-    // Prefill and decode per token on our engine.
+    // Prefill and decode per token, GGUF blocks against tiles, interleaved.
     let g = Gguf::open(&path).unwrap();
-    let model = qwen2::Model::load(&g, &dev).unwrap();
+    let set = tiles::TileSet::open(&tiles_at.path, &resolved.id, gguf_len).unwrap();
+    let blocks = qwen2::Model::load(&g, &dev, None).unwrap();
+    let tiled = qwen2::Model::load(&g, &dev, Some(&set)).unwrap();
     let tokens: Vec<u32> = (0..64u32).map(|i| 1000 + i * 7).collect();
-    let mut prefill = Vec::new();
-    let mut decode = Vec::new();
+    let mut prefill = [Vec::new(), Vec::new()];
+    let mut decode = [Vec::new(), Vec::new()];
     for _ in 0..runs.min(3) {
-        let mut cache = qwen2::KvCache::empty(&model.config, &dev).unwrap();
-        let t = Instant::now();
-        let logits = model.forward(&tokens, &mut cache).unwrap();
-        prefill.push(ms(t) / tokens.len() as f64);
-        let mut next = qwen2::argmax(&logits).unwrap();
-        let t = Instant::now();
-        for _ in 0..32 {
-            next = qwen2::argmax(&model.forward(&[next], &mut cache).unwrap()).unwrap();
+        for (i, model) in [&blocks, &tiled].into_iter().enumerate() {
+            let mut cache = qwen2::KvCache::empty(&model.config, &dev).unwrap();
+            let t = Instant::now();
+            let logits = model.forward(&tokens, &mut cache).unwrap();
+            prefill[i].push(ms(t) / tokens.len() as f64);
+            let mut next = qwen2::argmax(&logits).unwrap();
+            let t = Instant::now();
+            for _ in 0..32 {
+                next = qwen2::argmax(&model.forward(&[next], &mut cache).unwrap()).unwrap();
+            }
+            decode[i].push(ms(t) / 32.0);
         }
-        decode.push(ms(t) / 32.0);
     }
-    let (p, d) = (median(prefill), median(decode));
-    rows.push((
-        "prefill (64-token chunk)".into(),
-        format!("{p:.1} ms/token ({:.0} tok/s)", 1000.0 / p),
-    ));
-    rows.push((
-        "decode (after 64 tokens)".into(),
-        format!("{d:.1} ms/token ({:.1} tok/s)", 1000.0 / d),
-    ));
-
-    // End to end: the real binary, one process per request, warm prefix cache.
-    let cwd = std::env::temp_dir().join("cmdai-bench-cwd");
-    let _ = std::fs::create_dir_all(&cwd);
-    let one = |req: &str| {
-        run_timed(
-            Command::new(cmdai_bin())
-                .args(["--model", &name, "--json", "--shell", "bash", "--", req])
-                .current_dir(&cwd),
-        )
-    };
-    let _ = one(REQUESTS[0]); // builds the prefix cache once
-    let mut walls = Vec::new();
-    for req in REQUESTS {
-        let mut w = Vec::new();
-        let mut answer = String::new();
-        for _ in 0..runs {
-            let (t, out) = one(req);
-            w.push(t);
-            answer = out;
-        }
-        let v: serde_json::Value = serde_json::from_str(answer.trim()).unwrap_or_default();
-        let m = median(w.clone());
-        walls.extend(w);
+    for (i, how) in ["GGUF blocks", "tiles"].into_iter().enumerate() {
+        let (p, d) = (median(prefill[i].clone()), median(decode[i].clone()));
         rows.push((
-            format!("end to end: \"{req}\""),
-            format!(
-                "{m:.0} ms (`{}`, {} tokens out)",
-                v["cmd"].as_str().unwrap_or("?"),
-                v["tokens"]["generated"]
-            ),
+            format!("prefill (64-token chunk), {how}"),
+            format!("{p:.1} ms/token ({:.0} tok/s)", 1000.0 / p),
+        ));
+        rows.push((
+            format!("decode (after 64 tokens), {how}"),
+            format!("{d:.1} ms/token ({:.1} tok/s)", 1000.0 / d),
         ));
     }
-    let _ = std::fs::remove_dir_all(&cwd);
-    rows.push((
-        "end to end p50, all three".into(),
-        format!("{:.0} ms", median(walls)),
-    ));
-    rows.push((
-        "peak RSS of one call".into(),
-        format!("{:.0} MiB", children_peak_rss_mib()),
-    ));
+    drop((blocks, tiled, set));
+
+    rows.append(&mut e2e_rows);
 
     if !std::env::args().any(|a| a == "--skip-candle") {
         candle_reference(&path, &tokens, &mut rows);
@@ -180,6 +243,14 @@ fn main() {
     }
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average at the end: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!(
         "model: {name}, runs: {runs}, threads: {threads}\nmachine: {}, {threads} threads, \
          read bandwidth {:.0} GB/s ({threads} threads), kernels: {}",

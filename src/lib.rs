@@ -16,7 +16,7 @@ pub mod error;
 mod extract;
 mod fsutil;
 mod ground;
-mod models;
+pub mod models;
 mod prepare;
 pub mod prompt;
 mod remote;

@@ -9,20 +9,41 @@
 //! than blocking the shell.
 
 use crate::context::os_flavour;
-use crate::engine::{self, Engine, PrefixCache};
+use crate::engine::{self, Engine, PrefixCache, TilesUsed};
 use crate::error::{Context, Error, Kind, Result};
 use crate::models::resolve::ResolvedModel;
 use crate::models::store;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-/// Builds the cache for `model` if it is missing, with progress on stderr
-/// unless `quiet`. Two at once (two shells' first calls) take turns on a
-/// lock, and the second finds the first one's cache.
+/// Builds the tile file and the prompt cache for `model` if they are
+/// missing, with progress on stderr unless `quiet`. Two at once (two shells'
+/// first calls) take turns on a lock, and the second finds the first one's
+/// files.
 pub fn prepare(model: &ResolvedModel, name: &str, quiet: bool) -> Result<PrefixCache> {
     let device = engine::select_device("cpu")?;
-    let mut engine = Engine::load(&model.path, model.id.clone(), &device)?;
-    build(&mut engine, name, quiet)
+    let dir = store::kv_dir()?;
+    let lock = lock(&dir)?;
+    // Its own line says when it is done: no notice of the tiles' build.
+    let tiles = model.tiles(true).map(|t| engine::TilesAt {
+        announce: false,
+        ..t
+    });
+    if let Some(at) = &tiles {
+        // Checked in full here only: a damaged file (a bad disk, an edit) is
+        // removed and built again. Requests check the header alone.
+        let len = std::fs::metadata(&model.path).map(|m| m.len()).unwrap_or(0);
+        if at.path.exists() && !engine::tiles::is_intact(&at.path, &model.id, len) {
+            let _ = std::fs::remove_file(&at.path);
+        }
+    }
+    let mut engine = Engine::load(&model.path, model.id.clone(), &device, tiles.as_ref())?;
+    if engine.tiles == TilesUsed::Off && engine::tiles::supported() && !quiet {
+        eprintln!(
+            "cmdai: could not write the laid-out weights beside the model: prompts will be slower"
+        );
+    }
+    build_locked(&mut engine, name, quiet, &dir, lock)
 }
 
 /// Whether a prepared cache could be saved at all (else there is no point
@@ -44,16 +65,32 @@ fn lock_file(dir: &std::path::Path) -> Result<std::fs::File> {
 /// `prepare` with an engine already loaded.
 pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache> {
     let dir = store::kv_dir()?;
-    let lock = lock_file(&dir)?;
+    let lock = lock(&dir)?;
+    build_locked(engine, name, quiet, &dir, lock)
+}
+
+/// Takes the preparations' lock (held until the file is dropped).
+fn lock(dir: &std::path::Path) -> Result<std::fs::File> {
+    let lock = lock_file(dir)?;
     lock.lock().context(Kind::Other, || {
         format!("cannot lock {}", dir.join("prepare.lock").display())
     })?;
+    Ok(lock)
+}
+
+fn build_locked(
+    engine: &mut Engine,
+    name: &str,
+    quiet: bool,
+    dir: &std::path::Path,
+    _lock: std::fs::File,
+) -> Result<PrefixCache> {
     let prefix = crate::prompt::prefix(os_flavour());
     let start = Instant::now();
     // A percentage redrawn in place on a terminal; in a log, just the result.
     let live = !quiet && std::io::stderr().is_terminal();
     let mut last = None;
-    let state = engine.prepare(&prefix, &dir, &mut |done, total| {
+    let state = engine.prepare(&prefix, dir, &mut |done, total| {
         let pct = done * 100 / total.max(1);
         if live && last != Some(pct) {
             last = Some(pct);
@@ -90,9 +127,19 @@ pub fn build(engine: &mut Engine, name: &str, quiet: bool) -> Result<PrefixCache
 /// prepare` detached from the shell and says so, instead of making the
 /// user wait in silence.
 pub fn start_in_background(model_arg: &str) -> Error {
+    Error::model(if spawn(model_arg) {
+        "first use: preparing the model in the background (about a minute); press Ctrl-G again then"
+    } else {
+        "first use: run `cmdai model prepare` once (about a minute), then press Ctrl-G again"
+    })
+}
+
+/// Starts `cmdai model prepare --quiet` detached from the shell; whether it
+/// started.
+pub fn spawn(model_arg: &str) -> bool {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
-    let started = std::env::current_exe().is_ok_and(|exe| {
+    std::env::current_exe().is_ok_and(|exe| {
         Command::new(exe)
             .args(["model", "prepare", "--quiet", "--", model_arg])
             .stdin(Stdio::null())
@@ -102,10 +149,5 @@ pub fn start_in_background(model_arg: &str) -> Error {
             .process_group(0)
             .spawn()
             .is_ok()
-    });
-    Error::model(if started {
-        "first use: preparing the model in the background (about a minute); press Ctrl-G again then"
-    } else {
-        "first use: run `cmdai model prepare` once (about a minute), then press Ctrl-G again"
     })
 }

@@ -346,3 +346,42 @@ fn model_prepare_builds_once() {
         stderr(&again)
     );
 }
+
+#[test]
+fn tiles_give_the_answers_of_the_gguf_blocks() {
+    model_file(DEFAULT);
+    // `model prepare` (as `model fetch` runs it) lays out the weights once,
+    // beside the model in the shared store.
+    let cache = prepared_cache("tiles");
+    let real = std::fs::canonicalize(model_file(DEFAULT)).unwrap();
+    let name = real.file_name().unwrap().to_string_lossy().into_owned();
+    let tiles = std::fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .any(|e| {
+            let f = e.file_name().to_string_lossy().into_owned();
+            f.starts_with(&name) && f.ends_with(".tiles")
+        });
+    assert!(tiles, "no tile file beside {}", real.display());
+    for request in [HIDDEN, "find all rust files modified in the last day"] {
+        let run = |no_tiles: &str| {
+            let o = cmdai(cache.path())
+                .env("CMDAI_NO_TILES", no_tiles)
+                .args([
+                    "--model",
+                    DEFAULT,
+                    "--json",
+                    "--timeout",
+                    "900",
+                    "--",
+                    request,
+                ])
+                .output()
+                .unwrap();
+            // No notice: the file was there.
+            assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+            json(&o)["cmd"].clone()
+        };
+        assert_eq!(run("0"), run("1"), "{request}");
+    }
+}

@@ -7,7 +7,7 @@ use crate::alternatives::{self, State};
 use crate::cmd::args::EngineArgs;
 use crate::config::Settings;
 use crate::context::{Shell, Userland};
-use crate::engine::{self, Engine, GenOptions, Generation, PrefixCache};
+use crate::engine::{self, Engine, GenOptions, Generation, PrefixCache, TilesUsed};
 use crate::error::{Error, Kind, Result};
 use crate::models::resolve::resolve_model;
 use crate::models::store;
@@ -93,7 +93,19 @@ impl Runner {
         // After a first-use download, which may rightly take minutes.
         arm_watchdog(settings.timeout, Duration::ZERO, widget);
         let device = engine::select_device(&settings.device)?;
-        let engine = Engine::load(&model.path, model.id.clone(), &device)?;
+        // A widget call must not block the shell for seconds: without the
+        // tile file it answers on the GGUF's blocks, and has the file built
+        // in the background for the next call.
+        let tiles = model.tiles(!widget);
+        let engine = Engine::load(&model.path, model.id.clone(), &device, tiles.as_ref())?;
+        if widget
+            && device.is_cpu()
+            && engine.tiles == TilesUsed::Off
+            && engine::tiles::supported()
+            && crate::prepare::can_save()
+        {
+            crate::prepare::spawn(&model_name);
+        }
         let opts = GenOptions {
             max_tokens: settings.max_tokens,
             temperature: 0.0,

@@ -8,6 +8,7 @@ pub mod prefix_cache;
 pub mod qmatmul;
 pub mod qwen2;
 pub mod sample;
+pub mod tiles;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};
@@ -23,6 +24,30 @@ pub struct Engine {
     /// models, a file fingerprint otherwise).
     model_id: String,
     pub load_ms: f64,
+    /// Whether the matmuls run on the tile file, and how long opening (or
+    /// building) it took.
+    pub tiles: TilesUsed,
+    pub tiles_ms: f64,
+}
+
+/// Where a model's pre-laid-out weights (`tiles`) live, and whether this
+/// call may spend seconds building them when they are missing.
+pub struct TilesAt {
+    pub path: PathBuf,
+    pub may_build: bool,
+    /// Say so on stderr before building (not where the caller reports its
+    /// own progress).
+    pub announce: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TilesUsed {
+    /// Mapped from the file.
+    Hit,
+    /// Built by this call, then mapped.
+    Built,
+    /// Not used: not asked for, not supported here, or missing.
+    Off,
 }
 
 /// A value built on another thread, waited for where first needed.
@@ -143,7 +168,14 @@ pub fn select_device(name: &str) -> Result<Device> {
 }
 
 impl Engine {
-    pub fn load(path: &Path, model_id: String, device: &Device) -> Result<Self> {
+    /// Maps the model at `path`, and its tile file where `tiles` says (CPU
+    /// only: other devices upload the GGUF's blocks).
+    pub fn load(
+        path: &Path,
+        model_id: String,
+        device: &Device,
+        tiles: Option<&TilesAt>,
+    ) -> Result<Self> {
         let start = Instant::now();
         let gguf = std::sync::Arc::new(gguf::Gguf::open(path)?);
         // The tokenizer takes longer to build than the weights take to map
@@ -152,12 +184,32 @@ impl Engine {
         let tokenizer = Pending::Building(std::thread::spawn(move || {
             tokenizer::Tokenizer::from_gguf(&for_tokenizer)
         }));
-        let model = qwen2::Model::load(&gguf, device)?;
+        let tiles_start = Instant::now();
+        let mut built = false;
+        let tile_set = match tiles {
+            Some(at) if device.is_cpu() => {
+                tiles::open_or_build(&gguf, &model_id, &at.path, at.may_build, &mut || {
+                    built = true;
+                    if at.announce {
+                        eprintln!("cmdai: laying out the model's weights for fast prompts (once, a few seconds)");
+                    }
+                })
+            }
+            _ => None,
+        };
+        let tiles_ms = ms(tiles_start);
+        let model = qwen2::Model::load(&gguf, device, tile_set.as_ref())?;
         Ok(Engine {
             model,
             tokenizer,
             model_id,
             load_ms: ms(start),
+            tiles: match (&tile_set, built) {
+                (None, _) => TilesUsed::Off,
+                (Some(_), false) => TilesUsed::Hit,
+                (Some(_), true) => TilesUsed::Built,
+            },
+            tiles_ms,
         })
     }
 

@@ -8,6 +8,7 @@
 //! On GPU devices the weights are uploaded once and candle's own `QMatMul` runs.
 
 use crate::engine::gguf::TensorRef;
+use crate::engine::tiles::Tiles;
 use crate::error::{Error, Result};
 use candle_core::quantized::k_quants::*;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
@@ -95,6 +96,9 @@ pub struct MappedWeight {
     len: usize,
     // Keeps the mapping alive as long as `ptr` is used.
     _map: Arc<Mmap>,
+    /// The same weight pre-laid-out for the tiled kernels, when the tile
+    /// file has it: then the blocks above are never read on CPU.
+    tiles: Option<Tiles>,
 }
 
 // SAFETY: the mapping is read-only and shared; `ptr` points into `_map`,
@@ -131,7 +135,19 @@ impl MappedWeight {
             ptr: t.bytes.as_ptr(),
             len: t.bytes.len(),
             _map: map.clone(),
+            tiles: None,
         })
+    }
+
+    /// Uses `tiles` for the matmul (checked against this weight's type and
+    /// shape by `TileSet::get`).
+    pub fn with_tiles(mut self, tiles: Option<Tiles>) -> Self {
+        self.tiles = tiles;
+        self
+    }
+
+    pub fn dtype(&self) -> GgmlDType {
+        self.dtype
     }
 
     pub fn rows(&self) -> usize {
@@ -211,12 +227,20 @@ impl CustomOp1 for MappedWeight {
         let mut dst = vec![0f32; m * n];
         // Our own kernels where candle's are slow (see kernels/).
         #[cfg(target_arch = "x86_64")]
-        let done = match self.dtype {
-            GgmlDType::Q5_0 => super::kernels::q5_0::matmul(m, k, n, xs, self.blocks(), &mut dst),
-            GgmlDType::Q4K => super::kernels::q4k::matmul(m, k, n, xs, self.blocks(), &mut dst),
-            GgmlDType::Q6K => super::kernels::q6k::matmul(m, k, n, xs, self.blocks(), &mut dst),
-            _ => false,
+        let done = match &self.tiles {
+            Some(t) => super::kernels::tiles::matmul(t.kind, t.bytes(), m, k, n, xs, &mut dst),
+            None => false,
         };
+        #[cfg(target_arch = "x86_64")]
+        let done = done
+            || match self.dtype {
+                GgmlDType::Q5_0 => {
+                    super::kernels::q5_0::matmul(m, k, n, xs, self.blocks(), &mut dst)
+                }
+                GgmlDType::Q4K => super::kernels::q4k::matmul(m, k, n, xs, self.blocks(), &mut dst),
+                GgmlDType::Q6K => super::kernels::q6k::matmul(m, k, n, xs, self.blocks(), &mut dst),
+                _ => false,
+            };
         #[cfg(not(target_arch = "x86_64"))]
         let done = false;
         if !done {

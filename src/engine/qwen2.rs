@@ -4,6 +4,7 @@
 
 use crate::engine::gguf::Gguf;
 use crate::engine::qmatmul::{MappedWeight, QLinear};
+use crate::engine::tiles::TileSet;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor, D};
 use std::sync::OnceLock;
@@ -161,10 +162,13 @@ fn small_f32(g: &Gguf, name: &str, device: &Device) -> Result<Tensor> {
 }
 
 impl Model {
-    pub fn load(g: &Gguf, device: &Device) -> Result<Self> {
+    /// The model in `g`, its matmuls on `tiles` where the tile file has them.
+    pub fn load(g: &Gguf, device: &Device, tiles: Option<&TileSet>) -> Result<Self> {
         let config = Config::from_gguf(g)?;
         let linear = |name: &str| -> Result<QLinear> {
-            QLinear::new(MappedWeight::new(&g.tensor(name)?, &g.map)?, device)
+            let w = MappedWeight::new(&g.tensor(name)?, &g.map)?;
+            let t = tiles.and_then(|s| s.get(name, w.dtype(), w.rows(), w.cols()));
+            QLinear::new(w.with_tiles(t), device)
         };
         let mut layers = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {

@@ -9,6 +9,27 @@ use std::path::PathBuf;
 pub struct ResolvedModel {
     pub path: PathBuf,
     pub id: String,
+    /// A catalog model, in cmdai's own store.
+    pub catalog: bool,
+}
+
+impl ResolvedModel {
+    /// Where its pre-laid-out weights live: beside a catalog model's file
+    /// (links followed, so caches that link to one store share one tile
+    /// file), in the cache's models dir for other files (not beside a
+    /// user's own file, which may be anywhere).
+    pub fn tiles(&self, may_build: bool) -> Option<crate::engine::TilesAt> {
+        let real = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        let dir = match real.parent() {
+            Some(dir) if self.catalog => dir.to_path_buf(),
+            _ => store::models_dir().ok()?,
+        };
+        Some(crate::engine::TilesAt {
+            path: crate::engine::tiles::path_for(&dir, &real, &self.id),
+            may_build,
+            announce: may_build,
+        })
+    }
 }
 
 /// A catalog name or a path to a GGUF file. A missing catalog model is
@@ -29,6 +50,7 @@ pub fn resolve_model(name: &str, may_fetch: bool) -> Result<ResolvedModel> {
         return Ok(ResolvedModel {
             path: store::model_path(spec)?,
             id: spec.sha256.to_string(),
+            catalog: true,
         });
     }
     let path = PathBuf::from(name);
@@ -52,5 +74,6 @@ pub fn resolve_model(name: &str, may_fetch: bool) -> Result<ResolvedModel> {
     Ok(ResolvedModel {
         id: format!("{}:{}:{mtime}", canonical.display(), meta.len()),
         path,
+        catalog: false,
     })
 }

@@ -102,6 +102,7 @@ pub fn not_installed(spec: &ModelSpec) -> Error {
 
 pub fn remove(spec: &ModelSpec) -> Result<bool> {
     let path = model_path(spec)?;
+    remove_tiles(&path);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -109,5 +110,24 @@ pub fn remove(spec: &ModelSpec) -> Result<bool> {
             "cannot remove {}: {e}",
             path.display()
         ))),
+    }
+}
+
+/// Removes the model's pre-laid-out weights (`<file>.<id>.tiles` beside
+/// it), which are as big as the model and useless without it.
+fn remove_tiles(model: &std::path::Path) {
+    let (Some(dir), Some(name)) = (model.parent(), model.file_name().and_then(|n| n.to_str()))
+    else {
+        return;
+    };
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in list.flatten() {
+        let file = entry.file_name();
+        let f = file.to_string_lossy();
+        if f.starts_with(&format!("{name}.")) && f.ends_with(".tiles") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }

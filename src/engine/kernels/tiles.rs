@@ -1,0 +1,661 @@
+//! Matmul over pre-laid-out weights (`engine::tiles`): each 64-byte load
+//! holds four values of each of 16 output rows, so one VNNI multiply-add
+//! (or, on AVX2, `maddubs` + `madd`) advances 16 dot products by four
+//! values, against four activation values broadcast from a Q8_K row. A
+//! tile meets up to four activation rows while it is in registers.
+//!
+//! After candle 0.11's `repack_x86` kernels (MIT/Apache-2.0), with the
+//! per-row scales applied in the integer domain (so tiles keep them as
+//! bytes, and Q6_K as 4 + 2 bits: see `engine::tiles`).
+
+use super::{self as simd, RawBlock};
+use crate::engine::tiles::{q4k, q6k, TileKind, TILE_N};
+use candle_core::quantized::k_quants::{BlockQ8K, GgmlType};
+use rayon::prelude::*;
+use std::arch::x86_64::*;
+
+const QK_K: usize = 256;
+/// Bytes of a Q8_K block: `d: f32 | qs: [i8; 256] | bsums: [i16; 16]`.
+const Q8K: usize = 292;
+const Q8K_QS: usize = 4;
+const Q8K_BSUMS: usize = 260;
+/// Activation rows per pass over a tile.
+const MT: usize = 4;
+
+/// Q8_K activation rows, with, for Q4_K, the sums per 32 values of each
+/// block packed in i16 pairs as the mins' multiply-add wants them.
+struct Acts {
+    q: Vec<BlockQ8K>,
+    pairs: Vec<[u32; 4]>,
+}
+
+fn quantize(kind: TileKind, m: usize, k: usize, lhs: &[f32]) -> Acts {
+    let kb = k / QK_K;
+    let mut q = vec![BlockQ8K::zeros(); m * kb];
+    q.par_chunks_mut(kb)
+        .zip(lhs.par_chunks(k))
+        .with_min_len(4)
+        .for_each(|(out, row)| BlockQ8K::from_float(row, out));
+    let pairs = match kind {
+        TileKind::Q4K => q
+            .iter()
+            .map(|y| {
+                let b = &y.bytes()[Q8K_BSUMS..Q8K];
+                let bsum = |i: usize| i16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as i32;
+                let sub = |s: usize| (bsum(2 * s) + bsum(2 * s + 1)) as u16 as u32;
+                std::array::from_fn(|p| sub(2 * p) | (sub(2 * p + 1) << 16))
+            })
+            .collect(),
+        TileKind::Q6K => Vec::new(),
+    };
+    Acts { q, pairs }
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: each work unit writes its own columns of `dst` (see `matmul`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    // A method, so closures capture the wrapper (Send) rather than the
+    // raw pointer field.
+    fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
+/// `dst[m×n] = lhs[m×k] · wᵀ`, `w` given as its tiles. Returns false when
+/// not applicable (the caller falls back to the GGUF's blocks).
+pub fn matmul(
+    kind: TileKind,
+    tiles: &[u8],
+    m: usize,
+    k: usize,
+    n: usize,
+    lhs: &[f32],
+    dst: &mut [f32],
+) -> bool {
+    if !simd::available()
+        || m == 0
+        || k == 0
+        || !k.is_multiple_of(QK_K)
+        || tiles.len() != kind.tensor_len(n, k)
+        || lhs.len() != m * k
+        || dst.len() != m * n
+    {
+        return false;
+    }
+    matmul_with(kind, tiles, m, k, n, lhs, dst, simd::vnni());
+    true
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matmul_with(
+    kind: TileKind,
+    tiles: &[u8],
+    m: usize,
+    k: usize,
+    n: usize,
+    lhs: &[f32],
+    dst: &mut [f32],
+    vnni: bool,
+) {
+    let kb = k / QK_K;
+    let acts = quantize(kind, m, k, lhs);
+    let n_tiles = n.div_ceil(TILE_N);
+    let tile_row = kb * kind.tile_size();
+    let out = SendPtr(dst.as_mut_ptr());
+    // Enough pieces for rayon to balance two busy cores, few enough that
+    // each one is worth a dispatch.
+    let per = (n_tiles / (8 * rayon::current_num_threads().max(1))).max(1);
+    (0..n_tiles)
+        .into_par_iter()
+        .with_min_len(per)
+        .for_each(|nt| {
+            let t = tiles[nt * tile_row..(nt + 1) * tile_row].as_ptr();
+            let cols = (n - nt * TILE_N).min(TILE_N);
+            for m0 in (0..m).step_by(MT) {
+                let mt = (m - m0).min(MT);
+                let mut res = [[0f32; TILE_N]; MT];
+                let act = |i: usize| acts.q[(m0 + i.min(mt - 1)) * kb..].as_ptr() as *const u8;
+                let pair = |i: usize| match kind {
+                    TileKind::Q4K => acts.pairs[(m0 + i.min(mt - 1)) * kb..].as_ptr(),
+                    TileKind::Q6K => std::ptr::null(),
+                };
+                let a: [*const u8; MT] = std::array::from_fn(act);
+                let p: [*const [u32; 4]; MT] = std::array::from_fn(pair);
+                // SAFETY: the features were checked by the caller (`vnni`
+                // only where `simd::vnni()`), the tile row has kb tiles,
+                // and each activation row kb blocks (and pair sums).
+                unsafe { unit(kind, vnni, mt, t, kb, &a, &p, &mut res) };
+                for (i, row) in res.iter().enumerate().take(mt) {
+                    // SAFETY: row m0 + i < m, columns nt*16 .. +cols < n;
+                    // units own disjoint column ranges.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            row.as_ptr(),
+                            out.at((m0 + i) * n + nt * TILE_N),
+                            cols,
+                        )
+                    };
+                }
+            }
+        });
+}
+
+/// Picks the kernel for `mt` rows: a const row count keeps the
+/// accumulators in registers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn unit(
+    kind: TileKind,
+    vnni: bool,
+    mt: usize,
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    p: &[*const [u32; 4]; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    macro_rules! go {
+        ($f:ident) => {
+            match mt {
+                1 => $f::<1>(t, kb, a, p, res),
+                2 => $f::<2>(t, kb, a, p, res),
+                3 => $f::<3>(t, kb, a, p, res),
+                _ => $f::<4>(t, kb, a, p, res),
+            }
+        };
+    }
+    match (kind, vnni) {
+        (TileKind::Q4K, true) => go!(q4k_512),
+        (TileKind::Q4K, false) => go!(q4k_256),
+        (TileKind::Q6K, true) => go!(q6k_512),
+        (TileKind::Q6K, false) => go!(q6k_256),
+    }
+}
+
+#[inline(always)]
+unsafe fn word(p: *const u8) -> i32 {
+    std::ptr::read_unaligned(p as *const i32)
+}
+
+#[inline(always)]
+unsafe fn f32_at(p: *const u8) -> f32 {
+    std::ptr::read_unaligned(p as *const f32)
+}
+
+/// Q4_K, AVX-512 VNNI. Per k-block: Σ_sub scale·(q · a) − Σ_sub min·Σa,
+/// both in i32, then scaled by d·d_a and dmin·d_a.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
+unsafe fn q4k_512<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    p: &[*const [u32; 4]; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let mask = _mm512_set1_epi8(0x0F);
+    let low16 = _mm512_set1_epi32(0xFFFF);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for b in 0..kb {
+        let t = t.add(b * q4k::SIZE);
+        let mut sumi = [_mm512_setzero_si512(); R];
+        let mut summ = [_mm512_setzero_si512(); R];
+        for pair in 0..4 {
+            let sc = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+                t.add(q4k::SCALES + 32 * pair) as *const __m256i
+            ));
+            let mn = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+                t.add(q4k::MINS + 32 * pair) as *const __m256i
+            ));
+            let (sa, sb) = (2 * pair, 2 * pair + 1);
+            // Two sub-blocks at once: independent chains of multiply-adds
+            // even for a single row (decode).
+            let mut isa = [_mm512_setzero_si512(); R];
+            let mut isb = [_mm512_setzero_si512(); R];
+            for g4 in 0..4 {
+                let wa = _mm512_loadu_si512(t.add(q4k::QS + (sa * 4 + g4) * 64) as *const _);
+                let wb = _mm512_loadu_si512(t.add(q4k::QS + (sb * 4 + g4) * 64) as *const _);
+                let lo_a = _mm512_and_si512(wa, mask);
+                let hi_a = _mm512_and_si512(_mm512_srli_epi16(wa, 4), mask);
+                let lo_b = _mm512_and_si512(wb, mask);
+                let hi_b = _mm512_and_si512(_mm512_srli_epi16(wb, 4), mask);
+                for r in 0..R {
+                    let y = a[r].add(b * Q8K + Q8K_QS);
+                    let ya = y.add(sa * 32 + g4 * 8);
+                    let yb = y.add(sb * 32 + g4 * 8);
+                    isa[r] = _mm512_dpbusd_epi32(isa[r], lo_a, _mm512_set1_epi32(word(ya)));
+                    isa[r] = _mm512_dpbusd_epi32(isa[r], hi_a, _mm512_set1_epi32(word(ya.add(4))));
+                    isb[r] = _mm512_dpbusd_epi32(isb[r], lo_b, _mm512_set1_epi32(word(yb)));
+                    isb[r] = _mm512_dpbusd_epi32(isb[r], hi_b, _mm512_set1_epi32(word(yb.add(4))));
+                }
+            }
+            let sc_a = _mm512_and_si512(sc, low16);
+            let sc_b = _mm512_srli_epi32(sc, 16);
+            for r in 0..R {
+                let s = _mm512_add_epi32(
+                    _mm512_mullo_epi32(isa[r], sc_a),
+                    _mm512_mullo_epi32(isb[r], sc_b),
+                );
+                sumi[r] = _mm512_add_epi32(sumi[r], s);
+                let sums = (*p[r].add(b))[pair] as i32;
+                summ[r] = _mm512_dpwssd_epi32(summ[r], mn, _mm512_set1_epi32(sums));
+            }
+        }
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q4k::D) as *const __m256i));
+        let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q4k::DMIN) as *const __m256i));
+        for r in 0..R {
+            let yd = _mm512_set1_ps(f32_at(a[r].add(b * Q8K)));
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(d, yd), _mm512_cvtepi32_ps(sumi[r]), acc[r]);
+            acc[r] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, yd), _mm512_cvtepi32_ps(summ[r]), acc[r]);
+        }
+    }
+    for r in 0..R {
+        _mm512_storeu_ps(res[r].as_mut_ptr(), acc[r]);
+    }
+}
+
+/// Q4_K, AVX2: `maddubs` pairs (at most 2·15·128, no saturation), the two
+/// halves of a group added in i16, then `madd` by the scale repeated in
+/// both halves of each row's lane, which also widens to i32.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q4k_256<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    p: &[*const [u32; 4]; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let mask = _mm256_set1_epi8(0x0F);
+    // Per 128-bit lane: i16 k of each row pair, repeated in both halves.
+    let dup_a = _mm256_setr_epi8(
+        0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13, 0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12,
+        13, 12, 13,
+    );
+    let dup_b = _mm256_setr_epi8(
+        2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15, 2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10,
+        11, 14, 15, 14, 15,
+    );
+    for h in 0..2 {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..kb {
+            let t = t.add(b * q4k::SIZE);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            let mut summ = [_mm256_setzero_si256(); R];
+            for pair in 0..4 {
+                let at = 32 * pair + 16 * h;
+                let sc = _mm256_cvtepu8_epi16(_mm_loadu_si128(t.add(q4k::SCALES + at) as *const _));
+                let mn = _mm256_cvtepu8_epi16(_mm_loadu_si128(t.add(q4k::MINS + at) as *const _));
+                for (s, dup) in [(2 * pair, dup_a), (2 * pair + 1, dup_b)] {
+                    let scale = _mm256_shuffle_epi8(sc, dup);
+                    for g4 in 0..4 {
+                        let w = _mm256_loadu_si256(
+                            t.add(q4k::QS + (s * 4 + g4) * 64 + 32 * h) as *const __m256i
+                        );
+                        let lo = _mm256_and_si256(w, mask);
+                        let hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
+                        for r in 0..R {
+                            let y = a[r].add(b * Q8K + Q8K_QS + s * 32 + g4 * 8);
+                            let p16 = _mm256_add_epi16(
+                                _mm256_maddubs_epi16(lo, _mm256_set1_epi32(word(y))),
+                                _mm256_maddubs_epi16(hi, _mm256_set1_epi32(word(y.add(4)))),
+                            );
+                            sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p16, scale));
+                        }
+                    }
+                }
+                for r in 0..R {
+                    let sums = (*p[r].add(b))[pair] as i32;
+                    summ[r] =
+                        _mm256_add_epi32(summ[r], _mm256_madd_epi16(mn, _mm256_set1_epi32(sums)));
+                }
+            }
+            let d = _mm256_cvtph_ps(_mm_loadu_si128(t.add(q4k::D + 16 * h) as *const _));
+            let dmin = _mm256_cvtph_ps(_mm_loadu_si128(t.add(q4k::DMIN + 16 * h) as *const _));
+            for r in 0..R {
+                let yd = _mm256_set1_ps(f32_at(a[r].add(b * Q8K)));
+                acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+                acc[r] =
+                    _mm256_fnmadd_ps(_mm256_mul_ps(dmin, yd), _mm256_cvtepi32_ps(summ[r]), acc[r]);
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(res[r].as_mut_ptr().add(8 * h), acc[r]);
+        }
+    }
+}
+
+/// Q6_K, AVX-512 VNNI. Values are stored +32 (0..64, unsigned for the
+/// multiply): Σ_sub scale·(q · a) − 32·Σ_sub scale·Σa, in i32.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
+unsafe fn q6k_512<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    _p: &[*const [u32; 4]; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let m0f = _mm512_set1_epi8(0x0F);
+    let m30 = _mm512_set1_epi8(0x30);
+    // (A & 0x0F) | (B & !0x0F) with C = 0x0F: c ? a : b.
+    let sel = |lo: __m512i, hi: __m512i| _mm512_ternarylogic_epi32::<0xE4>(lo, hi, m0f);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for b in 0..kb {
+        let t = t.add(b * q6k::SIZE);
+        let mut sumi = [_mm512_setzero_si512(); R];
+        let mut bias = [_mm512_setzero_si512(); R];
+        for pair in 0..8 {
+            let sc = _mm512_cvtepi8_epi16(_mm256_loadu_si256(
+                t.add(q6k::SCALES + 32 * pair) as *const __m256i
+            ));
+            let values = |s: usize| {
+                let base = t.add(q6k::QS + s * q6k::SUB);
+                let l01 = _mm512_loadu_si512(base as *const _);
+                let l23 = _mm512_loadu_si512(base.add(64) as *const _);
+                let hb = _mm512_loadu_si512(base.add(128) as *const _);
+                [
+                    sel(l01, _mm512_and_si512(_mm512_slli_epi16(hb, 4), m30)),
+                    sel(
+                        _mm512_srli_epi16(l01, 4),
+                        _mm512_and_si512(_mm512_slli_epi16(hb, 2), m30),
+                    ),
+                    sel(l23, _mm512_and_si512(hb, m30)),
+                    sel(
+                        _mm512_srli_epi16(l23, 4),
+                        _mm512_and_si512(_mm512_srli_epi16(hb, 2), m30),
+                    ),
+                ]
+            };
+            let (sa, sb) = (2 * pair, 2 * pair + 1);
+            let (va, vb) = (values(sa), values(sb));
+            let mut isa = [_mm512_setzero_si512(); R];
+            let mut isb = [_mm512_setzero_si512(); R];
+            for g in 0..4 {
+                for r in 0..R {
+                    let y = a[r].add(b * Q8K + Q8K_QS);
+                    let ya = _mm512_set1_epi32(word(y.add(sa * 16 + g * 4)));
+                    let yb = _mm512_set1_epi32(word(y.add(sb * 16 + g * 4)));
+                    isa[r] = _mm512_dpbusd_epi32(isa[r], va[g], ya);
+                    isb[r] = _mm512_dpbusd_epi32(isb[r], vb[g], yb);
+                }
+            }
+            let sc_a = _mm512_srai_epi32(_mm512_slli_epi32(sc, 16), 16);
+            let sc_b = _mm512_srai_epi32(sc, 16);
+            for r in 0..R {
+                let s = _mm512_add_epi32(
+                    _mm512_mullo_epi32(isa[r], sc_a),
+                    _mm512_mullo_epi32(isb[r], sc_b),
+                );
+                sumi[r] = _mm512_add_epi32(sumi[r], s);
+                // Q8_K's per-16 sums of this pair of sub-blocks, as i16 pairs.
+                let sums = word(a[r].add(b * Q8K + Q8K_BSUMS + 4 * pair));
+                bias[r] = _mm512_dpwssd_epi32(bias[r], sc, _mm512_set1_epi32(sums));
+            }
+        }
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q6k::D) as *const __m256i));
+        for r in 0..R {
+            let yd = _mm512_set1_ps(f32_at(a[r].add(b * Q8K)));
+            let s = _mm512_sub_epi32(sumi[r], _mm512_slli_epi32(bias[r], 5));
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(d, yd), _mm512_cvtepi32_ps(s), acc[r]);
+        }
+    }
+    for r in 0..R {
+        _mm512_storeu_ps(res[r].as_mut_ptr(), acc[r]);
+    }
+}
+
+/// Q6_K, AVX2: as `q4k_256`; two `maddubs` of 6-bit values fit i16
+/// (2·2·63·128 < 2¹⁵), so groups are added in pairs before the `madd`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q6k_256<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    _p: &[*const [u32; 4]; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let m0f = _mm256_set1_epi8(0x0F);
+    let m30 = _mm256_set1_epi8(0x30);
+    let dup_a = _mm256_setr_epi8(
+        0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13, 0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12,
+        13, 12, 13,
+    );
+    let dup_b = _mm256_setr_epi8(
+        2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10, 11, 14, 15, 14, 15, 2, 3, 2, 3, 6, 7, 6, 7, 10, 11, 10,
+        11, 14, 15, 14, 15,
+    );
+    let join = |lo: __m256i, hi: __m256i| {
+        _mm256_or_si256(_mm256_and_si256(lo, m0f), _mm256_and_si256(hi, m30))
+    };
+    for h in 0..2 {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..kb {
+            let t = t.add(b * q6k::SIZE);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            let mut bias = [_mm256_setzero_si256(); R];
+            for pair in 0..8 {
+                let sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                    t.add(q6k::SCALES + 32 * pair + 16 * h) as *const _,
+                ));
+                for (s, dup) in [(2 * pair, dup_a), (2 * pair + 1, dup_b)] {
+                    let scale = _mm256_shuffle_epi8(sc, dup);
+                    let base = t.add(q6k::QS + s * q6k::SUB + 32 * h);
+                    let l01 = _mm256_loadu_si256(base as *const __m256i);
+                    let l23 = _mm256_loadu_si256(base.add(64) as *const __m256i);
+                    let hb = _mm256_loadu_si256(base.add(128) as *const __m256i);
+                    let v = [
+                        join(l01, _mm256_slli_epi16(hb, 4)),
+                        join(_mm256_srli_epi16(l01, 4), _mm256_slli_epi16(hb, 2)),
+                        join(l23, hb),
+                        join(_mm256_srli_epi16(l23, 4), _mm256_srli_epi16(hb, 2)),
+                    ];
+                    for r in 0..R {
+                        let y = a[r].add(b * Q8K + Q8K_QS + s * 16);
+                        let prod = |g: usize| {
+                            _mm256_maddubs_epi16(v[g], _mm256_set1_epi32(word(y.add(4 * g))))
+                        };
+                        let p01 = _mm256_add_epi16(prod(0), prod(1));
+                        let p23 = _mm256_add_epi16(prod(2), prod(3));
+                        let s32 = _mm256_add_epi32(
+                            _mm256_madd_epi16(p01, scale),
+                            _mm256_madd_epi16(p23, scale),
+                        );
+                        sumi[r] = _mm256_add_epi32(sumi[r], s32);
+                    }
+                }
+                for r in 0..R {
+                    let sums = word(a[r].add(b * Q8K + Q8K_BSUMS + 4 * pair));
+                    bias[r] =
+                        _mm256_add_epi32(bias[r], _mm256_madd_epi16(sc, _mm256_set1_epi32(sums)));
+                }
+            }
+            let d = _mm256_cvtph_ps(_mm_loadu_si128(t.add(q6k::D + 16 * h) as *const _));
+            for r in 0..R {
+                let yd = _mm256_set1_ps(f32_at(a[r].add(b * Q8K)));
+                let s = _mm256_sub_epi32(sumi[r], _mm256_slli_epi32(bias[r], 5));
+                acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(s), acc[r]);
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(res[r].as_mut_ptr().add(8 * h), acc[r]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::kernels::testing::{assert_close, case};
+    use crate::engine::tiles::pack;
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K};
+
+    fn tiles_of<T: RawBlock>(kind: TileKind, w: &[T], n: usize, k: usize) -> Vec<u8> {
+        let bytes: Vec<u8> = w.iter().flat_map(|b| b.bytes().to_vec()).collect();
+        let mut out = Vec::new();
+        pack(kind, &bytes, n, k, &mut |c| {
+            out.extend_from_slice(c);
+            Ok(())
+        })
+        .expect("packing into memory");
+        assert_eq!(out.len(), kind.tensor_len(n, k));
+        out
+    }
+
+    fn check<T: GgmlType + RawBlock>(kind: TileKind) {
+        // Decode and prefill row counts, with tails of 1..3 rows past the
+        // last group of four; n with and without a partial last tile.
+        for (m, k, n) in [
+            (1, 512, 48),
+            (3, 256, 40),
+            (17, 512, 16),
+            (5, 768, 70),
+            (4, 256, 7),
+        ] {
+            let (w, lhs, want) = case::<T>(m, k, n);
+            let tiles = tiles_of(kind, &w, n, k);
+            let mut got = vec![f32::NAN; m * n];
+            assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut got));
+            assert_close(&got, &want);
+            // Both instruction sets, whichever this machine picks itself.
+            for vnni in [false, true] {
+                if vnni && !simd::vnni() {
+                    continue;
+                }
+                let mut got = vec![f32::NAN; m * n];
+                matmul_with(kind, &tiles, m, k, n, &lhs, &mut got, vnni);
+                assert_close(&got, &want);
+            }
+        }
+    }
+
+    #[test]
+    fn q4k_tiles_match_candle() {
+        if simd::available() {
+            check::<BlockQ4K>(TileKind::Q4K);
+        }
+    }
+
+    #[test]
+    fn q6k_tiles_match_candle() {
+        if simd::available() {
+            check::<BlockQ6K>(TileKind::Q6K);
+        }
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_do() {
+        let mut dst = vec![0f32; 16];
+        // Tiles of the wrong size for the shape.
+        assert!(!matmul(
+            TileKind::Q4K,
+            &[0u8; 100],
+            1,
+            256,
+            16,
+            &[0.0; 256],
+            &mut dst
+        ));
+        // k not a whole number of blocks.
+        assert!(!matmul(
+            TileKind::Q4K,
+            &[],
+            1,
+            100,
+            16,
+            &[0.0; 100],
+            &mut dst
+        ));
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::engine::kernels::testing::random;
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K};
+
+    fn time(f: &mut dyn FnMut()) -> f64 {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// Old (per-row kernels over the GGUF blocks) against tiles, interleaved,
+    /// on the model's shapes: `cargo test --release --lib tiles_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn tiles_speed() {
+        for (kind, k, n) in [(TileKind::Q4K, 1536, 8960), (TileKind::Q6K, 8960, 1536)] {
+            let raw = random(n * k, 1.0, 3);
+            let (blocks, bytes): (Vec<u8>, usize) = match kind {
+                TileKind::Q4K => {
+                    let mut w = vec![BlockQ4K::zeros(); n * k / 256];
+                    BlockQ4K::from_float(&raw, &mut w);
+                    (w.iter().flat_map(|b| b.bytes().to_vec()).collect(), 144)
+                }
+                TileKind::Q6K => {
+                    let mut w = vec![BlockQ6K::zeros(); n * k / 256];
+                    BlockQ6K::from_float(&raw, &mut w);
+                    (w.iter().flat_map(|b| b.bytes().to_vec()).collect(), 210)
+                }
+            };
+            let _ = bytes;
+            let mut tiles = Vec::new();
+            crate::engine::tiles::pack(kind, &blocks, n, k, &mut |c| {
+                tiles.extend_from_slice(c);
+                Ok(())
+            })
+            .unwrap();
+            for m in [1usize, 30, 64] {
+                let lhs = random(m * k, 4.0, 5);
+                let mut dst = vec![0f32; m * n];
+                let (mut old, mut new) = (f64::MAX, f64::MAX);
+                for _ in 0..5 {
+                    old = old.min(time(&mut || match kind {
+                        TileKind::Q4K => {
+                            let w: &[BlockQ4K] = unsafe {
+                                std::slice::from_raw_parts(blocks.as_ptr() as *const _, n * k / 256)
+                            };
+                            if !super::super::q4k::matmul(m, k, n, &lhs, w, &mut dst) {
+                                let mut q = vec![BlockQ8K::zeros(); m * k / 256];
+                                BlockQ8K::from_float(&lhs, &mut q);
+                                dst.par_iter_mut().enumerate().for_each(|(c, o)| {
+                                    *o = BlockQ4K::vec_dot(
+                                        k,
+                                        &w[c * k / 256..(c + 1) * k / 256],
+                                        &q,
+                                    );
+                                });
+                            }
+                        }
+                        TileKind::Q6K => {
+                            let w: &[BlockQ6K] = unsafe {
+                                std::slice::from_raw_parts(blocks.as_ptr() as *const _, n * k / 256)
+                            };
+                            if !super::super::q6k::matmul(m, k, n, &lhs, w, &mut dst) {
+                                let mut q = vec![BlockQ8K::zeros(); m * k / 256];
+                                BlockQ8K::from_float(&lhs, &mut q);
+                                dst.par_iter_mut().enumerate().for_each(|(c, o)| {
+                                    *o = BlockQ6K::vec_dot(
+                                        k,
+                                        &w[c * k / 256..(c + 1) * k / 256],
+                                        &q,
+                                    );
+                                });
+                            }
+                        }
+                    }));
+                    new = new.min(time(&mut || {
+                        assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut dst));
+                    }));
+                }
+                eprintln!(
+                    "{kind:?} m={m} k={k} n={n}: old {old:.2} ms, tiles {new:.2} ms ({:.2}x) vnni={}",
+                    old / new,
+                    simd::vnni()
+                );
+            }
+        }
+    }
+}
