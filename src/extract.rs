@@ -24,16 +24,76 @@ fn closing_fence(text: &str) -> Option<usize> {
     text.find("\n```").map(|i| i + 1)
 }
 
-/// True once the model has closed the fence: decoding can stop.
+/// True once the model has closed the fence, or is stuck repeating itself
+/// (`| sed 's/,$//' | sed 's/,$//' | …` until the token limit): decoding
+/// can stop.
 pub fn is_complete(text: &str) -> bool {
-    closing_fence(text).is_some()
+    closing_fence(text).is_some() || loop_start(text, 4).is_some()
+}
+
+/// Shortest repeated unit worth calling a loop: shorter repeats occur in
+/// real commands (`echo na na na`, `%s %s %s`).
+const MIN_PERIOD: usize = 6;
+
+/// Where the text ends in at least `times` repetitions of one unit, as
+/// (start of the repetitions, unit length); the longest such tail wins.
+fn loop_start(text: &str, times: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let n = b.len();
+    // Start of the longest tail of `b` with this period.
+    let tail = |period: usize| {
+        let mut i = n - period;
+        while i > 0 && b[i - 1] == b[i - 1 + period] {
+            i -= 1;
+        }
+        i
+    };
+    // A run of a short unit is periodic at every multiple of it too.
+    let short = (1..MIN_PERIOD.min(n)).map(tail).min().unwrap_or(n);
+    let mut best: Option<(usize, usize)> = None;
+    for period in MIN_PERIOD..=(n / times).min(120) {
+        let i = tail(period);
+        if n - i >= times * period && i < short && best.is_none_or(|(p, _)| i < p) {
+            best = Some((i, period));
+        }
+    }
+    best
+}
+
+/// A looping answer cut after its first repetition, at a word boundary
+/// with quotes closed, so that what the loop repeated stays once.
+fn cut_loop(body: &str) -> &str {
+    let Some((start, period)) = loop_start(body.trim_end(), 3) else {
+        return body;
+    };
+    (start + period..body.len())
+        .filter(|&cut| body.is_char_boundary(cut))
+        .find(|&cut| body[cut..].starts_with(char::is_whitespace) && quotes_closed(&body[..cut]))
+        .map_or(body, |cut| &body[..cut])
+}
+
+fn quotes_closed(s: &str) -> bool {
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    for c in s.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if !single => escaped = true,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            _ => {}
+        }
+    }
+    !single && !double
 }
 
 /// The command in `text`, the model's continuation after the primer.
 pub fn command(text: &str) -> Result<String> {
-    // Without a closing fence (token limit or end of turn) the text so far
-    // is the answer.
-    let body = &text[..closing_fence(text).unwrap_or(text.len())];
+    // Without a closing fence (token limit, a loop, or end of turn) the
+    // text so far is the answer, less any loop.
+    let body = match closing_fence(text) {
+        Some(end) => &text[..end],
+        None => cut_loop(text),
+    };
     let mut lines: Vec<&str> = body
         .lines()
         .map(|l| strip_comment(l).trim_end())
@@ -148,6 +208,26 @@ mod tests {
         r#"printf '%s\n' "$HOME" '$HOME' `date` $(pwd)"#,
         "echo '}' \"}\" '```' ok",
     ];
+
+    #[test]
+    fn a_looping_answer_stops_and_keeps_one_copy() {
+        let unit = " | sed 's/,$//'";
+        let looping = format!("tr '\\n' ','{}{}", unit.repeat(9), &unit[..6]);
+        assert!(is_complete(&looping));
+        assert_eq!(command(&looping).unwrap(), format!("tr '\\n' ','{unit}"));
+        // Not a loop: short repeats, or three copies the model closed itself.
+        for text in ["echo na na na na na na na na", "printf '%s %s %s %s %s\\n'"] {
+            assert!(!is_complete(text), "{text}");
+            assert_eq!(command(text).unwrap(), text);
+        }
+        let closed = "rev f | rev | rev | rev\n```";
+        assert_eq!(command(closed).unwrap(), "rev f | rev | rev | rev");
+        // Awkward commands are never mistaken for loops.
+        for cmd in AWKWARD {
+            assert!(!is_complete(cmd), "{cmd}");
+            assert_eq!(command(cmd).unwrap(), *cmd);
+        }
+    }
 
     #[test]
     fn a_line_written_twice_is_one_command() {

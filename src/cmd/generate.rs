@@ -5,7 +5,7 @@ use crate::cmd::args::GenerateArgs;
 use crate::cmd::join_words;
 use crate::cmd::suggest::{self, Ask, Output, Runner};
 use crate::config::{Flags, Settings};
-use crate::context::{Context, Shell, Userland};
+use crate::context::{Context, Shell};
 use crate::error::{Error, Kind, Result};
 use std::time::{Duration, Instant};
 
@@ -114,7 +114,7 @@ fn ask_remote(
         },
     )?;
     let cmd = crate::extract::command_in_reply(&reply.content)?;
-    let cmd = crate::ground::adapt(&cmd, request, Userland::of_this_system());
+    let cmd = suggest::ground(&cmd, request, shell);
     if args
         .next
         .as_deref()

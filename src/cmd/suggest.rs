@@ -206,7 +206,7 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
         None => {
             let generation = r.generate(&ask.prompt, crate::extract::is_complete)?;
             let mut state = State::new(generation.tokens.clone(), generation.choices.clone());
-            let first = finish(&generation.text, ask.request);
+            let first = finish(&generation.text, ask.request, r.shell);
             match first {
                 Ok(cmd) if !ask.avoid.is_some_and(|a| alternatives::same(a, &cmd)) => {
                     state.candidates.push(cmd)
@@ -269,7 +269,7 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
             let generation = r.generate(&ask.prompt, crate::extract::is_complete);
             r.opts.forced.clear();
             let generation = generation?;
-            let Ok(cmd) = finish(&generation.text, ask.request) else {
+            let Ok(cmd) = finish(&generation.text, ask.request, r.shell) else {
                 continue;
             };
             let critical = safety::assess(&cmd).level == Level::Critical;
@@ -307,14 +307,21 @@ fn suggestion(cmd: String, generation: Option<Generation>) -> Suggestion {
     }
 }
 
-/// Model text → the command for this machine.
-fn finish(text: &str, request: &str) -> Result<String> {
+/// Model text → the command for this machine, shell and directory.
+fn finish(text: &str, request: &str, shell: Shell) -> Result<String> {
     let cmd = crate::extract::command(text)?;
-    Ok(crate::ground::adapt(
-        &cmd,
-        request,
-        Userland::of_this_system(),
-    ))
+    Ok(ground(&cmd, request, shell))
+}
+
+/// [`crate::ground::adapt`] for a command that will run here.
+pub fn ground(cmd: &str, request: &str, shell: Shell) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let target = crate::ground::Target {
+        userland: Userland::of_this_system(),
+        shell,
+        cwd: &cwd,
+    };
+    crate::ground::adapt(cmd, request, target)
 }
 
 fn cwd() -> String {

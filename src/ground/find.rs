@@ -178,8 +178,21 @@ fn wants_top_level(req: &Request) -> bool {
         })
         || req.has_any_word(&["non-recursive", "non-recursively", "nonrecursive"])
         || req.near(&["not", "without", "no"], 1, |w| w.starts_with("recurs"))
-        || req.contains("only in the current directory")
         || req.contains("in the current directory only")
+        || only_in_a_directory(req)
+}
+
+/// "… only in the logs directory", "only in this folder".
+fn only_in_a_directory(req: &Request) -> bool {
+    let w = &req.words;
+    (0..w.len().saturating_sub(2)).any(|i| {
+        w[i] == "only"
+            && w[i + 1] == "in"
+            && w[i + 2..]
+                .iter()
+                .take(3)
+                .any(|x| matches!(x.as_str(), "directory" | "folder" | "dir"))
+    })
 }
 
 /// "… in X but not in its subdirectories" is `-maxdepth 1`, which models
@@ -286,6 +299,7 @@ mod tests {
             "list the logs in /var/log non-recursively",
             "files in docs, excluding subfolders",
             "delete empty files only in the current directory",
+            "the five largest files only in the data folder",
         ] {
             assert_eq!(
                 gnu("find system -type f -name '*.txt' -delete", req),

@@ -12,15 +12,26 @@
 
 mod find;
 mod flavour;
+mod inputs;
 mod output;
 mod units;
 
-use crate::context::Userland;
+use crate::context::{Shell, Userland};
+use std::path::Path;
 
-/// The command with known-wrong spellings fixed for `userland`, given the
+/// Where the command will run: whose flags, which shell, which directory.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub userland: Userland,
+    pub shell: Shell,
+    pub cwd: &'a Path,
+}
+
+/// The command with known-wrong spellings fixed for `target`, given the
 /// request it answers.
-pub fn adapt(cmd: &str, request: &str, userland: Userland) -> String {
+pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     let req = Request::new(request);
+    let userland = target.userland;
     let mut cmd = cmd.to_string();
     if userland == Userland::Gnu {
         cmd = flavour::bsd_perm_to_gnu(&cmd);
@@ -34,7 +45,10 @@ pub fn adapt(cmd: &str, request: &str, userland: Userland) -> String {
     cmd = units::hours_as_days(&cmd, &req);
     cmd = output::print_is_not_edit(&cmd, &req);
     cmd = output::decompress_to_stdout(&cmd, &req);
-    output::unrequested_redirect(&cmd, &req)
+    cmd = output::unrequested_redirect(&cmd, &req);
+    cmd = inputs::hash_of_a_string(&cmd, &req, target.cwd);
+    cmd = inputs::names_without_extension(&cmd, target.cwd);
+    inputs::comm_sorted(&cmd, target.shell)
 }
 
 /// The request as the rules read it: lower case, split into words.
@@ -217,7 +231,19 @@ fn short_flags(word: &str) -> Option<&str> {
 
 #[cfg(test)]
 fn gnu(cmd: &str, request: &str) -> String {
-    adapt(cmd, request, Userland::Gnu)
+    let nowhere = Path::new("/nonexistent-cmdai-test-dir");
+    adapt(cmd, request, Target::gnu(Shell::Bash, nowhere))
+}
+
+#[cfg(test)]
+impl<'a> Target<'a> {
+    fn gnu(shell: Shell, cwd: &'a Path) -> Target<'a> {
+        Target {
+            userland: Userland::Gnu,
+            shell,
+            cwd,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,281 @@
+//! What a command reads: sorted input where a tool needs it, a string where
+//! the request gave a string, the file the request meant by its name.
+
+use super::{program, simple_commands, splice, Request, Token};
+use crate::context::Shell;
+use std::path::Path;
+
+/// `comm` compares two *sorted* files line by line; on unsorted input it
+/// warns and prints wrong columns. Sorting each side first is right
+/// whether or not the files were sorted, in the shells that can pass a
+/// command's output as a file.
+pub(super) fn comm_sorted(cmd: &str, shell: Shell) -> String {
+    let wrap = |file: &str| match shell {
+        Shell::Bash | Shell::Zsh => Some(format!("<(sort {file})")),
+        Shell::Fish => Some(format!("(sort {file} | psub)")),
+        Shell::Sh => None,
+    };
+    let mut edits = Vec::new();
+    for toks in simple_commands(cmd) {
+        let Some((at, "comm")) = program(cmd, &toks) else {
+            continue;
+        };
+        let files: Vec<&Token> = toks[at + 1..]
+            .iter()
+            .filter(|t| t.quoted || !cmd[t.start..t.end].starts_with('-'))
+            .collect();
+        let plain = |t: &&Token| {
+            let w = &cmd[t.start..t.end];
+            !w.starts_with(['<', '(', '$', '-']) && !w.contains(['|', '>'])
+        };
+        if files.len() != 2 || !files.iter().all(plain) {
+            continue;
+        }
+        for t in files {
+            match wrap(&cmd[t.start..t.end]) {
+                Some(new) => edits.push((t.start, t.end, new)),
+                None => return cmd.to_string(),
+            }
+        }
+    }
+    splice(cmd, edits)
+}
+
+const HASHERS: [&str; 9] = [
+    "md5sum",
+    "sha1sum",
+    "sha224sum",
+    "sha256sum",
+    "sha384sum",
+    "sha512sum",
+    "b2sum",
+    "cksum",
+    "base64",
+];
+
+/// "The md5 of the string X": `md5sum X` would read a file named X, and
+/// `echo X | md5sum` hashes X plus a newline. Both become the hash of the
+/// string itself. Only where the request speaks of a string (or quotes X)
+/// and no file of that name exists.
+pub(super) fn hash_of_a_string(cmd: &str, req: &Request, cwd: &Path) -> String {
+    let says_string = req.has_any_word(&["string", "text", "word"]);
+    let commands = simple_commands(cmd);
+    let mut edits = Vec::new();
+    for (i, toks) in commands.iter().enumerate() {
+        let Some((at, prog)) = program(cmd, toks) else {
+            continue;
+        };
+        if !HASHERS.contains(&prog) {
+            continue;
+        }
+        let args = &toks[at + 1..];
+        let piped_into = i > 0 && {
+            let prev = &commands[i - 1];
+            prev.last()
+                .is_some_and(|p| cmd[p.end..toks[0].start].trim() == "|")
+        };
+        if let ([t], false) = (args, piped_into) {
+            // `md5sum X`: X is the string when no such file exists.
+            let word = &cmd[t.start..t.end];
+            let text = word.trim_matches(['\'', '"']);
+            let named = req.contains(&format!("\"{}\"", text.to_lowercase()))
+                || req.contains(&format!("'{}'", text.to_lowercase()))
+                || (says_string && req.contains(&text.to_lowercase()));
+            if named && !word.starts_with('-') && !cwd.join(text).exists() && !text.contains('\'') {
+                edits.push((
+                    toks[0].start,
+                    t.end,
+                    format!(
+                        "printf '%s' '{text}' | {}",
+                        &cmd[toks[at].start..toks[at].end]
+                    ),
+                ));
+            }
+        } else if piped_into && says_string && args.is_empty() {
+            // `echo X | md5sum`: the newline is not part of the string.
+            let prev = &commands[i - 1];
+            if let Some((e, "echo")) = program(cmd, prev) {
+                let first = prev.get(e + 1).map(|t| &cmd[t.start..t.end]);
+                if first.is_some_and(|w| !w.starts_with('-')) {
+                    let at = prev[e].end;
+                    edits.push((at, at, " -n".to_string()));
+                }
+            }
+        }
+    }
+    splice(cmd, edits)
+}
+
+/// Programs whose operands are all existing files (for `cp`, `mv`: all but
+/// the last; for `chmod`, `chown`: all but the first).
+fn file_operands<'t>(prog: &str, ops: &'t [Token]) -> &'t [Token] {
+    match prog {
+        "rm" | "cat" | "head" | "tail" | "wc" | "stat" | "du" | "file" | "md5sum" | "sha1sum"
+        | "sha256sum" | "sha512sum" | "sort" | "nl" | "tac" | "less" | "more" | "gzip" | "diff"
+        | "comm" | "ls" | "od" | "xxd" | "uniq" => ops,
+        "cp" | "mv" => &ops[..ops.len().saturating_sub(1)],
+        "chmod" | "chown" | "chgrp" => ops.get(1..).unwrap_or(&[]),
+        _ => &[],
+    }
+}
+
+/// Most directory entries looked at for one name: a widget must stay fast
+/// in a huge directory.
+const MAX_SCAN: usize = 5000;
+
+/// The one file in `dir` named `stem.EXT`, as `EXT`.
+fn only_extension(dir: &Path, stem: &str) -> Option<String> {
+    let mut found = None;
+    for entry in std::fs::read_dir(dir).ok()?.take(MAX_SCAN).flatten() {
+        let name = entry.file_name();
+        let Some(ext) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(stem)?.strip_prefix('.'))
+        else {
+            continue;
+        };
+        let plain =
+            !ext.is_empty() && ext.len() <= 5 && ext.chars().all(|c| c.is_ascii_alphanumeric());
+        if !plain || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        found = Some(ext.to_string());
+    }
+    found
+}
+
+/// "Remove the files notes1 and notes2": people name files without their
+/// extension, and the model copies the name as said. Where no such file
+/// exists but exactly one `name.EXT` does, that is the file meant.
+pub(super) fn names_without_extension(cmd: &str, cwd: &Path) -> String {
+    let mut edits = Vec::new();
+    for toks in simple_commands(cmd) {
+        let Some((at, prog)) = program(cmd, &toks) else {
+            continue;
+        };
+        let ops: Vec<Token> = toks[at + 1..]
+            .iter()
+            .filter(|t| !cmd[t.start..t.end].starts_with('-'))
+            .copied()
+            .collect();
+        for t in file_operands(prog, &ops) {
+            let word = &cmd[t.start..t.end];
+            let odd = |c: char| !(c.is_ascii_alphanumeric() || "._-/".contains(c));
+            if t.quoted || word.contains(odd) || word.parse::<f64>().is_ok() {
+                continue;
+            }
+            let path = cwd.join(word);
+            if path.symlink_metadata().is_ok() {
+                continue;
+            }
+            let (Some(dir), Some(stem)) =
+                (path.parent(), path.file_name().and_then(|s| s.to_str()))
+            else {
+                continue;
+            };
+            if let Some(ext) = only_extension(dir, stem) {
+                edits.push((t.end, t.end, format!(".{ext}")));
+            }
+        }
+    }
+    splice(cmd, edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{adapt, gnu, Target};
+    use crate::context::Shell;
+    use std::path::{Path, PathBuf};
+
+    fn in_shell(cmd: &str, shell: Shell) -> String {
+        adapt(
+            cmd,
+            "x",
+            Target::gnu(shell, Path::new("/nonexistent-cmdai")),
+        )
+    }
+
+    #[test]
+    fn comm_reads_sorted_input() {
+        assert_eq!(
+            in_shell("comm -12 a.txt b.txt", Shell::Bash),
+            "comm -12 <(sort a.txt) <(sort b.txt)"
+        );
+        assert_eq!(
+            in_shell("comm -23 'x y' b | wc -l", Shell::Zsh),
+            "comm -23 <(sort 'x y') <(sort b) | wc -l"
+        );
+        assert_eq!(
+            in_shell("comm -13 a b", Shell::Fish),
+            "comm -13 (sort a | psub) (sort b | psub)"
+        );
+        for cmd in [
+            "comm -12 <(sort a) <(sort b)",
+            "sort a | comm -12 - b",
+            "comm -3 a",
+        ] {
+            assert_eq!(in_shell(cmd, Shell::Bash), cmd);
+        }
+        assert_eq!(in_shell("comm -12 a b", Shell::Sh), "comm -12 a b");
+    }
+
+    #[test]
+    fn the_hash_of_a_string_is_of_the_string() {
+        assert_eq!(
+            gnu("md5sum \"hello\"", "md5 sum of the string \"hello\""),
+            "printf '%s' 'hello' | md5sum"
+        );
+        assert_eq!(
+            gnu("sha256sum abc", "sha256 of the text abc, only the hash"),
+            "printf '%s' 'abc' | sha256sum"
+        );
+        assert_eq!(
+            gnu("echo 'abc' | md5sum | cut -c1-32", "md5 of the string abc"),
+            "echo -n 'abc' | md5sum | cut -c1-32"
+        );
+        for (cmd, req) in [
+            ("md5sum notes.txt", "md5 sum of notes.txt"),
+            ("echo abc | md5sum", "md5 of abc with a newline"),
+            ("echo -n abc | md5sum", "md5 of the string abc"),
+            ("cat f | md5sum", "md5 of the string in f"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_name_without_its_extension_is_the_one_file_it_names() {
+        let dir = Dir(std::env::temp_dir().join(format!("cmdai-ground-{}", std::process::id())));
+        let sub = dir.0.join("notes");
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in ["a.txt", "b.txt", "c.md", "c.txt", "d"] {
+            std::fs::write(sub.join(f), "x").unwrap();
+        }
+        let fix = |cmd: &str| adapt(cmd, "x", Target::gnu(Shell::Bash, &dir.0));
+        assert_eq!(fix("rm notes/a notes/b"), "rm notes/a.txt notes/b.txt");
+        assert_eq!(fix("cp notes/a backup/a"), "cp notes/a.txt backup/a");
+        assert_eq!(fix("head -n 5 notes/a"), "head -n 5 notes/a.txt");
+        for cmd in [
+            "rm notes/c",         // two candidates
+            "rm notes/d",         // exists
+            "rm notes/x",         // none
+            "rm 'notes/a'",       // quoted: left as written
+            "mkdir notes/a",      // creates
+            "cp notes/d notes/a", // a destination
+            "grep a notes/b.txt",
+        ] {
+            assert_eq!(fix(cmd), cmd);
+        }
+    }
+}
