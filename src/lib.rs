@@ -16,6 +16,7 @@ pub mod error;
 mod extract;
 mod fsutil;
 mod ground;
+mod installed;
 pub mod models;
 mod prepare;
 pub mod prompt;

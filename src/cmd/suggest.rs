@@ -236,6 +236,17 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
                 "the model gave no command: try rephrasing the request",
             )
         })?;
+        // A program this machine lacks cannot be the answer while the
+        // model has another idea that only uses what is installed.
+        if !crate::installed::missing(&cmd).is_empty() {
+            let runnable = |c: &str| crate::installed::missing(c).is_empty();
+            if let Some((other, generation)) = branch(r, ask, &mut state, None, runnable)? {
+                state.candidates.retain(|c| c != &other);
+                state.candidates.insert(0, other.clone());
+                save(&state);
+                return Ok(suggestion(other, Some(generation)));
+            }
+        }
         save(&state);
         return Ok(suggestion(cmd, last));
     };
@@ -253,34 +264,7 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
         return Ok(suggestion(cmd, last));
     }
     if state.candidates.len() < alternatives::MAX_CANDIDATES {
-        let greedy_text = r.decode(&state.answer)?;
-        let mut tries = 0;
-        while tries < MAX_TRIES {
-            let Some(forced) = state.take_branch() else {
-                break;
-            };
-            // A token that only splits the same text differently leads back
-            // to the same answer: not worth a model call.
-            if greedy_text.starts_with(&r.decode(&forced)?) {
-                continue;
-            }
-            tries += 1;
-            r.opts.forced = forced;
-            let generation = r.generate(&ask.prompt, crate::extract::is_complete);
-            r.opts.forced.clear();
-            let generation = generation?;
-            let Ok(cmd) = finish(&generation.text, ask.request, r.shell) else {
-                continue;
-            };
-            let critical = safety::assess(&cmd).level == Level::Critical;
-            if state.knows(&cmd)
-                || alternatives::same(&cmd, current)
-                || ask.avoid.is_some_and(|a| alternatives::same(a, &cmd))
-                || critical && !r.settings.allow_critical
-            {
-                continue;
-            }
-            state.candidates.push(cmd.clone());
+        if let Some((cmd, generation)) = branch(r, ask, &mut state, Some(current), |_| true)? {
             save(&state);
             return Ok(suggestion(cmd, Some(generation)));
         }
@@ -297,6 +281,51 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
             "no other command found for this request: try rephrasing it",
         )),
     }
+}
+
+/// The next new command off the greedy answer's untried branches (at most
+/// `MAX_TRIES` model calls) that `accept`s, added to the candidates: never
+/// the command shown now, the failed one, or a critical one unless allowed.
+fn branch(
+    r: &mut Runner,
+    ask: &Ask,
+    state: &mut State,
+    current: Option<&str>,
+    accept: impl Fn(&str) -> bool,
+) -> Result<Option<(String, Generation)>> {
+    let greedy_text = r.decode(&state.answer)?;
+    let mut tries = 0;
+    while tries < MAX_TRIES {
+        let Some(forced) = state.take_branch() else {
+            break;
+        };
+        // A token that only splits the same text differently leads back
+        // to the same answer: not worth a model call.
+        if greedy_text.starts_with(&r.decode(&forced)?) {
+            continue;
+        }
+        tries += 1;
+        r.opts.forced = forced;
+        let generation = r.generate(&ask.prompt, crate::extract::is_complete);
+        r.opts.forced.clear();
+        let generation = generation?;
+        let Ok(cmd) = finish(&generation.text, ask.request, r.shell) else {
+            continue;
+        };
+        let critical = safety::assess(&cmd).level == Level::Critical;
+        if state.knows(&cmd)
+            || current.is_some_and(|c| alternatives::same(&cmd, c))
+            || ask.avoid.is_some_and(|a| alternatives::same(a, &cmd))
+            || critical && !r.settings.allow_critical
+        {
+            continue;
+        }
+        state.candidates.push(cmd.clone());
+        if accept(&cmd) {
+            return Ok(Some((cmd, generation)));
+        }
+    }
+    Ok(None)
 }
 
 fn suggestion(cmd: String, generation: Option<Generation>) -> Suggestion {

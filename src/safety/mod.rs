@@ -87,6 +87,29 @@ pub fn assess(command: &str) -> Assessment {
     Assessment { level, findings }
 }
 
+/// The names of the programs `command` runs (past `sudo`, `env`, `LANG=C`
+/// and the like), nested substitutions included, in order.
+pub fn programs(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    programs_into(command, 0, &mut out);
+    out
+}
+
+fn programs_into(src: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let script = parse::split(src);
+    for simple in &script.commands {
+        if let Some(first) = rules::unwrap(&simple.words).0.first() {
+            out.push(first.clone());
+        }
+    }
+    for nested in &script.nested {
+        programs_into(nested, depth + 1, out);
+    }
+}
+
 fn assess_into(src: &str, depth: usize, out: &mut Vec<Finding>) {
     if depth > MAX_DEPTH {
         rules::table::emit(out, RuleId::TooNested, "is nested too deeply to check");

@@ -115,7 +115,7 @@ const ROOT_WRAPPERS: &[&str] = &["sudo", "doas", "pkexec", "run0"];
 /// The command that really runs, past assignments (`LANG=C`), wrappers
 /// (`env`, `nice -n 5`, `timeout -s KILL 5`) and `sudo`'s options, and
 /// whether it runs as root.
-fn unwrap(mut words: &[String]) -> (&[String], bool) {
+pub(super) fn unwrap(mut words: &[String]) -> (&[String], bool) {
     let mut root = false;
     while let Some(first) = words.first() {
         let name = base(first);
