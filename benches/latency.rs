@@ -79,6 +79,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` probes harness-less benches
     }
+    // As the cmdai binary does (src/main.rs): candle's own spinning pool off.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     let name = arg("--model").unwrap_or_else(|| "qwen2.5-coder-1.5b".into());
     let runs: usize = arg("--runs").and_then(|r| r.parse().ok()).unwrap_or(5);
     let path = model_path(&name);

@@ -18,6 +18,13 @@ fn main() {
             on_interrupt as *const () as libc::sighandler_t,
         );
     }
+    // candle runs large elementwise ops on its own pool, whose workers spin
+    // while they wait; cmdai runs every heavy op on its rayon pool, and the
+    // two fought over the cores (prefill 15 % slower with both). A pool of
+    // one is candle's inline path. Set before any thread exists.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     // A bug must still end in one line the widgets can show, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
