@@ -385,3 +385,43 @@ fn explain_gives_a_few_lines_and_the_risk_report() {
         .unwrap();
     assert_one_line_error(&o, 2, "the command to explain is empty");
 }
+
+/// A `PATH` with every program of this machine but `missing`.
+fn path_without(missing: &str, under: &std::path::Path) -> std::path::PathBuf {
+    let bin = under.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let link = bin.join(&name);
+            if name != missing && !link.exists() {
+                let _ = std::os::unix::fs::symlink(entry.path(), link);
+            }
+        }
+    }
+    bin
+}
+
+#[test]
+fn a_program_that_is_not_installed_gives_way_to_one_that_is() {
+    model_file(SMALL);
+    let cache = prepared_cache("installed");
+    let request = "show the first 5 lines of notes.txt";
+    let greedy = widget_answer(cache.path(), &["--widget", "--", request]);
+    assert!(greedy.starts_with("head "), "{greedy}");
+    // Without `head` on this machine, the model's next idea that runs.
+    let t = TempDir::new("installed-path");
+    let bin = path_without("head", t.path());
+    let o = cmdai(cache.path())
+        .env("PATH", &bin)
+        .args(["--model", SMALL, "--widget", "--", request])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let other = stdout(&o);
+    assert!(
+        !other.is_empty() && !other.split_whitespace().any(|w| w == "head"),
+        "{other:?}"
+    );
+}
