@@ -25,9 +25,15 @@ pub fn enabled() -> bool {
     std::env::var("CMDAI_NO_SPECULATION").map_or(true, |v| v.is_empty() || v == "0")
 }
 
+/// Earlier occurrences of a suffix consulted: enough to tell an idiom the
+/// examples agree on from a coincidence.
+const VOTERS: usize = 8;
+
 /// Up to `k` tokens that followed the most recent earlier occurrence of the
 /// last `n` tokens of `history`, trying `n` from `MAX_NGRAM` down to 1, with
-/// the `n` that matched; empty when nothing matches.
+/// the `n` that matched; empty when nothing matches, or when fewer than
+/// half of the latest occurrences go on the way the most recent one does
+/// (after "find ." the examples go on a dozen ways: no guess is good).
 pub fn draft(history: &[u32], k: usize) -> (Vec<u32>, usize) {
     if k == 0 {
         return (Vec::new(), 0);
@@ -36,14 +42,24 @@ pub fn draft(history: &[u32], k: usize) -> (Vec<u32>, usize) {
         let suffix = &history[history.len() - n..];
         // Start positions of earlier occurrences, latest first; the suffix
         // itself (starting at len - n) is not a match.
-        let found = (0..history.len() - n)
+        let mut found = (0..history.len() - n)
             .rev()
-            .find(|&s| &history[s..s + n] == suffix);
-        if let Some(s) = found {
-            let from = s + n;
-            let to = (from + k).min(history.len());
-            return (history[from..to].to_vec(), n);
+            .filter(|&s| &history[s..s + n] == suffix)
+            .take(VOTERS)
+            .map(|s| s + n);
+        let Some(from) = found.next() else {
+            continue;
+        };
+        let (mut voters, mut agree) = (1, 1);
+        for other in found {
+            voters += 1;
+            agree += usize::from(history[other] == history[from]);
         }
+        if 2 * agree < voters {
+            return (Vec::new(), n);
+        }
+        let to = (from + k).min(history.len());
+        return (history[from..to].to_vec(), n);
     }
     (Vec::new(), 0)
 }
@@ -129,6 +145,16 @@ mod tests {
         // Only a two-token suffix: the latest occurrence of 2 3 (→ 7 5).
         let h = [2, 3, 9, 0, 2, 3, 7, 5, 4, 2, 3];
         assert_eq!(draft(&h, 2), (vec![7, 5], 2));
+    }
+
+    #[test]
+    fn no_draft_where_earlier_occurrences_disagree() {
+        // 1 2 went on as 3, 4, 5 and 3: the latest (3) has half: drafted.
+        let h = [1, 2, 3, 1, 2, 4, 1, 2, 5, 1, 2, 3, 0, 1, 2];
+        assert_eq!(draft(&h, 1), (vec![3], 2));
+        // 3, 4, 5, then 6 latest: one in four.
+        let h = [1, 2, 3, 1, 2, 4, 1, 2, 5, 1, 2, 6, 0, 1, 2];
+        assert_eq!(draft(&h, 1), (vec![], 2));
     }
 
     #[test]
