@@ -105,43 +105,53 @@ fn main() {
     assert!(o.status.success(), "cmdai model prepare {name} failed");
     let cwd = std::env::temp_dir().join("cmdai-bench-cwd");
     let _ = std::fs::create_dir_all(&cwd);
-    let one = |req: &str, tiles: bool| {
+    // (label, tiles, speculation)
+    const HOW: [(&str, bool, bool); 3] = [
+        ("GGUF blocks", false, true),
+        ("tiles, no speculation", true, false),
+        ("tiles", true, true),
+    ];
+    let one = |req: &str, (_, tiles, spec): (&str, bool, bool)| {
         run_timed(
             Command::new(cmdai_bin())
                 .args(["--model", &name, "--json", "--shell", "bash", "--", req])
                 .env("CMDAI_NO_TILES", if tiles { "0" } else { "1" })
+                .env("CMDAI_NO_SPECULATION", if spec { "0" } else { "1" })
                 .current_dir(&cwd),
         )
     };
-    let mut walls = [Vec::new(), Vec::new()];
-    let mut rss = [0f64, 0f64];
+    let mut walls = [Vec::new(), Vec::new(), Vec::new()];
+    let mut rss = [0f64; 3];
     for req in REQUESTS {
-        let mut w = [Vec::new(), Vec::new()];
-        let mut answer = [String::new(), String::new()];
+        let mut w = [Vec::new(), Vec::new(), Vec::new()];
+        let mut answer = [String::new(), String::new(), String::new()];
         for _ in 0..runs {
-            for (i, tiles) in [false, true].into_iter().enumerate() {
-                let (t, out, peak) = one(req, tiles);
+            for (i, how) in HOW.into_iter().enumerate() {
+                let (t, out, peak) = one(req, how);
                 w[i].push(t);
                 rss[i] = rss[i].max(peak);
                 answer[i] = out;
             }
         }
-        for (i, how) in ["GGUF blocks", "tiles"].into_iter().enumerate() {
+        for (i, (how, _, _)) in HOW.into_iter().enumerate() {
             let v: serde_json::Value = serde_json::from_str(answer[i].trim()).unwrap_or_default();
+            let t = &v["tokens"];
             e2e_rows.push((
                 format!("end to end, {how}: \"{req}\""),
                 format!(
-                    "{:.0} ms (`{}`, {} tokens out)",
+                    "{:.0} ms (`{}`, {} tokens out, {} of {} drafts accepted)",
                     median(w[i].clone()),
                     v["cmd"].as_str().unwrap_or("?"),
-                    v["tokens"]["generated"]
+                    t["generated"],
+                    t["accepted"],
+                    t["drafted"]
                 ),
             ));
             walls[i].extend(w[i].clone());
         }
     }
     let _ = std::fs::remove_dir_all(&cwd);
-    for (i, how) in ["GGUF blocks", "tiles"].into_iter().enumerate() {
+    for (i, (how, _, _)) in HOW.into_iter().enumerate() {
         e2e_rows.push((
             format!("end to end p50, all three, {how}"),
             format!("{:.0} ms", median(walls[i].clone())),
@@ -222,6 +232,30 @@ fn main() {
             }
             decode[i].push(ms(t) / 32.0);
         }
+    }
+    // Checking k drafts: one pass over k + 1 rows with every row's logits.
+    let mut checks = vec![Vec::new(); 4];
+    for _ in 0..runs.min(3) {
+        let mut cache = qwen2::KvCache::empty(&tiled.config, &dev).unwrap();
+        tiled.forward(&tokens, &mut cache).unwrap();
+        let at = cache.len;
+        for (k, times) in checks.iter_mut().enumerate() {
+            let feed = &tokens[..k + 1];
+            cache.truncate(at);
+            let t = Instant::now();
+            tiled.forward_all(feed, &mut cache).unwrap();
+            times.push(ms(t));
+        }
+    }
+    for (k, times) in checks.iter().enumerate() {
+        let what = match k {
+            0 => "one token, all-logits path (1 row)".to_string(),
+            _ => format!("check of {k} drafted tokens ({} rows)", k + 1),
+        };
+        rows.push((
+            format!("{what}, after 64 tokens, tiles"),
+            format!("{:.1} ms", median(times.clone())),
+        ));
     }
     for (i, how) in ["GGUF blocks", "tiles"].into_iter().enumerate() {
         let (p, d) = (median(prefill[i].clone()), median(decode[i].clone()));

@@ -385,3 +385,38 @@ fn tiles_give_the_answers_of_the_gguf_blocks() {
         assert_eq!(run("0"), run("1"), "{request}");
     }
 }
+
+#[test]
+fn speculation_gives_the_answers_of_plain_greedy_decoding() {
+    model_file(DEFAULT);
+    let cache = prepared_cache("speculation");
+    let mut accepted = 0;
+    for request in [
+        HIDDEN,
+        "find all rust files modified in the last day",
+        "show the 10 largest files under this directory, biggest first",
+    ] {
+        let run = |off: &str| {
+            let o = cmdai(cache.path())
+                .env("CMDAI_NO_SPECULATION", off)
+                .args([
+                    "--model",
+                    DEFAULT,
+                    "--json",
+                    "--timeout",
+                    "900",
+                    "--",
+                    request,
+                ])
+                .output()
+                .unwrap();
+            json(&o)
+        };
+        let (plain, spec) = (run("1"), run("0"));
+        assert_eq!(spec["cmd"], plain["cmd"], "{request}");
+        assert_eq!(plain["tokens"]["drafted"], 0, "{request}");
+        accepted += spec["tokens"]["accepted"].as_u64().unwrap_or(0);
+    }
+    // The repository's own names are copied from the listing.
+    assert!(accepted > 0, "no draft was ever accepted");
+}

@@ -394,6 +394,9 @@ pub fn print(r: &Runner, s: &Suggestion, out: Output, started: Instant) -> Resul
             "prefix": g.map(|g| g.prefix_tokens),
             "request": g.map(|g| g.request_tokens),
             "generated": g.map(|g| g.generated_tokens),
+            "drafted": g.map(|g| g.speculation.drafted),
+            "accepted": g.map(|g| g.speculation.accepted),
+            "checks": g.map(|g| g.speculation.checks),
         },
         "timings_ms": {
             "load": round(t.load_ms),

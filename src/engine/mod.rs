@@ -1,6 +1,7 @@
 //! Running the model: the memory-mapped GGUF, its tokenizer, the Qwen2
 //! forward pass, and the cached prompt prefix.
 
+mod decode;
 pub mod gguf;
 #[cfg(target_arch = "x86_64")]
 mod kernels;
@@ -8,12 +9,15 @@ pub mod prefix_cache;
 pub mod qmatmul;
 pub mod qwen2;
 pub mod sample;
+pub mod speculate;
 pub mod tiles;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};
 use crate::prompt::Prompt;
 use candle_core::Device;
+use decode::Answer;
+pub use decode::Choice;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -90,20 +94,6 @@ pub struct GenOptions {
     pub forced: Vec<u32>,
 }
 
-/// A token that was nearly chosen at one step of a greedy answer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Choice {
-    /// Index into the answer's tokens.
-    pub step: usize,
-    pub token: u32,
-    /// How far its logit is below the chosen token's: small means the model
-    /// hesitated there.
-    pub gap: f32,
-}
-
-/// Runner-ups recorded per step: the second and third most likely tokens.
-const RUNNER_UPS: usize = 2;
-
 #[derive(Debug, Default, Clone)]
 pub struct Timings {
     pub load_ms: f64,
@@ -124,6 +114,8 @@ pub struct Generation {
     pub tokens: Vec<u32>,
     /// Runner-up tokens at each greedily decoded step (none when sampling).
     pub choices: Vec<Choice>,
+    /// How the drafts fared (all zero when sampling or switched off).
+    pub speculation: speculate::Stats,
 }
 
 pub fn select_device(name: &str) -> Result<Device> {
@@ -243,10 +235,21 @@ impl Engine {
             .iter()
             .filter_map(|t| tokenizer.token_id(t))
             .collect();
+        // Drafts are looked up in everything the model has seen.
+        let drafter = if opts.temperature <= 0.0 && speculate::enabled() {
+            let mut h = tokenizer.encode_template(&prompt.prefix)?;
+            h.extend_from_slice(&rest);
+            h.extend_from_slice(&opts.forced);
+            let mut barriers = stop_ids.clone();
+            barriers.extend(tokenizer.token_id("<|im_start|>"));
+            Some(speculate::Drafter::new(h, barriers))
+        } else {
+            None
+        };
         t.tokenize_ms = ms(start);
 
-        let mut out: Vec<u32> = opts.forced.clone();
-        let mut text = tokenizer.decode(&out)?;
+        let out: Vec<u32> = opts.forced.clone();
+        let text = tokenizer.decode(&out)?;
         rest.extend_from_slice(&out);
         let limit = self.model.config.context;
         if cache.len + rest.len() + opts.max_tokens > limit {
@@ -257,50 +260,79 @@ impl Engine {
             )));
         }
         let start = Instant::now();
-        let mut logits = self.model.forward(&rest, &mut cache)?;
+        let logits = self.model.forward(&rest, &mut cache)?;
         t.prefill_ms = ms(start);
 
         let start = Instant::now();
-        let greedy = opts.temperature <= 0.0;
-        let mut sampler = sample::Sampler::new(opts.temperature, opts.seed);
-        let mut choices = Vec::new();
-        let mut generated = 0;
         // Forced tokens may already close the answer.
-        let mut finished = !out.is_empty() && done(&text);
-        while !finished && generated < opts.max_tokens {
-            let next = if greedy {
-                let (best, runners) = top_choices(&logits, &stop_ids)?;
-                choices.extend(runners.into_iter().map(|(token, gap)| Choice {
-                    step: out.len(),
-                    token,
-                    gap,
-                }));
-                best
-            } else {
-                sampler.next(&logits)?
-            };
-            if stop_ids.contains(&next) {
-                break;
-            }
-            out.push(next);
-            generated += 1;
-            text = tokenizer.decode(&out)?;
-            finished = done(&text);
-            if !finished && generated < opts.max_tokens {
-                logits = self.model.forward(&[next], &mut cache)?;
-            }
+        let finished = !out.is_empty() && done(&text);
+        let mut answer = Answer::new(out, text, finished, opts.max_tokens, stop_ids);
+        let mut stats = speculate::Stats::default();
+        if opts.temperature > 0.0 {
+            self.sample(logits, opts, &mut answer, &mut cache, &done)?;
+        } else {
+            let logits = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+            stats = self.greedy(logits, drafter, &mut answer, &mut cache, &done)?;
         }
         t.decode_ms = ms(start);
         Ok(Generation {
-            text,
+            text: answer.text,
             timings: t,
             prefix_tokens,
             request_tokens: rest.len() - opts.forced.len(),
-            generated_tokens: generated,
+            generated_tokens: answer.generated,
             prefix_cache: cache_state,
-            tokens: out,
-            choices,
+            tokens: answer.out,
+            choices: answer.choices,
+            speculation: stats,
         })
+    }
+
+    /// Temperature sampling, one token per pass.
+    fn sample(
+        &mut self,
+        mut logits: candle_core::Tensor,
+        opts: &GenOptions,
+        answer: &mut Answer,
+        cache: &mut qwen2::KvCache,
+        done: &impl Fn(&str) -> bool,
+    ) -> Result<()> {
+        let mut sampler = sample::Sampler::new(opts.temperature, opts.seed);
+        let tokenizer = self.tokenizer.get()?;
+        let text = |ids: &[u32]| tokenizer.decode(ids);
+        while answer.wants_more() {
+            let next = sampler.next(&logits)?;
+            if !answer.push(next, &text, done)? || !answer.wants_more() {
+                break;
+            }
+            logits = self.model.forward(&[next], cache)?;
+        }
+        Ok(())
+    }
+
+    /// Greedy decoding from the prompt's logits, checking drafts several
+    /// per pass where there is a `drafter`.
+    fn greedy(
+        &mut self,
+        logits: Vec<f32>,
+        drafter: Option<speculate::Drafter>,
+        answer: &mut Answer,
+        cache: &mut qwen2::KvCache,
+        done: &impl Fn(&str) -> bool,
+    ) -> Result<speculate::Stats> {
+        let tokenizer = self.tokenizer.get()?;
+        let text = |ids: &[u32]| tokenizer.decode(ids);
+        let model = &self.model;
+        let pass = |drop: usize, feed: &[u32]| -> Result<Vec<f32>> {
+            cache.truncate(cache.len - drop);
+            let logits = if feed.len() == 1 {
+                model.forward(feed, cache)?
+            } else {
+                model.forward_all(feed, cache)?.flatten_all()?
+            };
+            Ok(logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?)
+        };
+        decode::greedy(logits, drafter, answer, &text, done, pass)
     }
 
     pub fn decode(&mut self, tokens: &[u32]) -> Result<String> {
@@ -415,33 +447,6 @@ impl PrefixCache {
             PrefixCache::Off => "off",
         }
     }
-}
-
-/// The greedy token and the runner-ups with their logit gaps, stop tokens
-/// left out of the runner-ups (stopping early only truncates the answer).
-/// Ties go to the lowest id, as with `argmax`.
-fn top_choices(logits: &candle_core::Tensor, stop_ids: &[u32]) -> Result<(u32, Vec<(u32, f32)>)> {
-    let v = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
-    let mut top: Vec<(u32, f32)> = Vec::with_capacity(RUNNER_UPS + 2);
-    for (i, &x) in v.iter().enumerate() {
-        if x.is_nan() || top.len() == RUNNER_UPS + 2 && x <= top[top.len() - 1].1 {
-            continue;
-        }
-        let at = top.iter().position(|&(_, y)| x > y).unwrap_or(top.len());
-        top.insert(at, (i as u32, x));
-        // One spare place: the best may be followed by a stop token.
-        top.truncate(RUNNER_UPS + 2);
-    }
-    let Some(&(best, best_logit)) = top.first() else {
-        return Err(Error::other("the model produced no scores"));
-    };
-    let runners = top[1..]
-        .iter()
-        .filter(|(t, _)| !stop_ids.contains(t))
-        .take(RUNNER_UPS)
-        .map(|&(t, x)| (t, best_logit - x))
-        .collect();
-    Ok((best, runners))
 }
 
 fn ms(start: Instant) -> f64 {

@@ -115,6 +115,13 @@ impl KvCache {
             .map_or(0, |(k, _)| k.dim(1).unwrap_or(0))
     }
 
+    /// Forgets the positions from `len` on (drafted tokens the model did
+    /// not agree with): they are overwritten by the next write, and `reserve`
+    /// only keeps the first `len` when it grows.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Room for `more` positions after `len` in every layer, growing by at
     /// least half so that appends stay amortised O(1).
     fn reserve(&mut self, more: usize) -> candle_core::Result<()> {
@@ -220,14 +227,26 @@ impl Model {
     /// of the hundred parallel ops per token would wake the pool and block
     /// on it; from a worker they split their work inline.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        Ok(self
+            .on_pool(|| self.forward_here(tokens, cache, Logits::Last))?
+            .squeeze(0)?)
+    }
+
+    /// As `forward`, returning the logits of every position (`m × vocab`):
+    /// for checking several drafted tokens in one pass.
+    pub fn forward_all(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        self.on_pool(|| self.forward_here(tokens, cache, Logits::All))
+    }
+
+    fn on_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
         match POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().build().ok()) {
-            Some(pool) => pool.install(|| self.forward_here(tokens, cache)),
-            None => self.forward_here(tokens, cache),
+            Some(pool) => pool.install(f),
+            None => f(),
         }
     }
 
-    fn forward_here(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+    fn forward_here(&self, tokens: &[u32], cache: &mut KvCache, want: Logits) -> Result<Tensor> {
         let c = &self.config;
         let m = tokens.len();
         let pos = cache.len;
@@ -258,11 +277,14 @@ impl Model {
             x = (x + layer.down.forward(&(gate * up)?)?)?;
         }
         cache.len += m;
-        // Only the last position's logits are ever sampled: skip the vocab
-        // projection (the largest matmul) for the rest of the prompt.
-        let last = x.narrow(0, m - 1, 1)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, c.rms_eps)?;
-        Ok(self.output.forward(&last)?.squeeze(0)?)
+        // A prompt's logits are only wanted at its last position: skip the
+        // vocab projection (the largest matmul) for the rest.
+        let x = match want {
+            Logits::Last => x.narrow(0, m - 1, 1)?,
+            Logits::All => x,
+        };
+        let x = candle_nn::ops::rms_norm(&x, &self.norm, c.rms_eps)?;
+        Ok(self.output.forward(&x)?)
     }
 
     fn attention(
@@ -302,6 +324,12 @@ impl Model {
             .reshape((m, c.hidden))?;
         Ok(l.o.forward(&out)?)
     }
+}
+
+#[derive(Clone, Copy)]
+enum Logits {
+    Last,
+    All,
 }
 
 /// Additive mask for `m` new queries at `pos..` over `pos + m` keys, repeated
