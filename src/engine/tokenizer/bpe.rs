@@ -51,9 +51,40 @@ pub struct Bpe<'a> {
     pub tokens: &'a [Span],
     pub vocab: &'a Table,
     pub merges: &'a [Span],
-    pub merge_rank: &'a Table,
+    pub ranks: &'a Ranks,
     /// `tokenizer.ggml.ignore_merges`: a piece that is a token is taken whole.
     pub ignore_merges: bool,
+}
+
+/// How to find a pair's merge rank.
+pub enum Ranks {
+    /// Merge `r` makes token `first + r`, and no two tokens are spelled
+    /// alike (true of Qwen2's vocabulary, checked when loading): the merged
+    /// token's id names the only merge that can make it, so no table of
+    /// merges is needed.
+    ByToken { first: u32 },
+    /// Any other vocabulary: "left right" -> rank.
+    Table(Table),
+}
+
+impl Ranks {
+    /// Whether merge `r` makes token `first + r` for every `r`.
+    pub fn in_token_order(buf: &[u8], tokens: &[Span], merges: &[Span], first: u32) -> bool {
+        merges.iter().enumerate().all(|(r, &m)| {
+            let merge = bytes_of(buf, m);
+            let token = tokens
+                .get(first as usize + r)
+                .map_or(&[][..], |&t| bytes_of(buf, t));
+            match merge.iter().position(|&b| b == b' ') {
+                Some(k) => {
+                    token.len() + 1 == merge.len()
+                        && token.get(..k) == merge.get(..k)
+                        && token.get(k..) == merge.get(k + 1..)
+                }
+                None => false,
+            }
+        })
+    }
 }
 
 struct Symbol {
@@ -72,12 +103,33 @@ impl Bpe<'_> {
         self.vocab.get(self.buf, self.tokens, key)
     }
 
-    fn rank(&self, left: &[u8], right: &[u8], key: &mut Vec<u8>) -> Option<u32> {
-        key.clear();
-        key.extend_from_slice(left);
-        key.push(b' ');
-        key.extend_from_slice(right);
-        self.merge_rank.get(self.buf, self.merges, key)
+    /// The rank of merging `w[a..b]` with `w[b..c]` and the merged token's
+    /// id, when there is such a merge.
+    fn merge(&self, w: &[u8], (a, b, c): (u32, u32, u32), key: &mut Vec<u8>) -> Option<(u32, u32)> {
+        let (a, b, c) = (a as usize, b as usize, c as usize);
+        let (left, right, both) = (w.get(a..b)?, w.get(b..c)?, w.get(a..c)?);
+        let is_merge = |m: &[u8]| {
+            m.len() == both.len() + 1
+                && m.get(..left.len()) == Some(left)
+                && m.get(left.len()) == Some(&b' ')
+                && m.get(left.len() + 1..) == Some(right)
+        };
+        match self.ranks {
+            Ranks::ByToken { first } => {
+                let id = self.id(both)?;
+                let rank = id.checked_sub(*first)?;
+                let &m = self.merges.get(rank as usize)?;
+                is_merge(bytes_of(self.buf, m)).then_some((rank, id))
+            }
+            Ranks::Table(t) => {
+                key.clear();
+                key.extend_from_slice(left);
+                key.push(b' ');
+                key.extend_from_slice(right);
+                let rank = t.get(self.buf, self.merges, key)?;
+                Some((rank, self.id(both)?))
+            }
+        }
     }
 
     /// Appends the ids of one pre-tokenized piece (raw bytes).
@@ -115,27 +167,23 @@ impl Bpe<'_> {
                 s.prev = k as u32 - 1;
             }
         }
-        let span = |s: &Symbol| &w[s.start as usize..s.end as usize];
         let mut key = Vec::new();
-        // (rank, left symbol, right symbol, right symbol's end): an entry is
-        // stale once either side has merged with something else.
+        // (rank, left symbol, right symbol, right symbol's end, merged id):
+        // an entry is stale once either side has merged with something else.
         let mut heap = BinaryHeap::new();
         for k in 0..n.saturating_sub(1) {
-            if let Some(r) = self.rank(span(&syms[k]), span(&syms[k + 1]), &mut key) {
-                heap.push(Reverse((r, k as u32, k as u32 + 1, syms[k + 1].end)));
+            let (l, r) = (&syms[k], &syms[k + 1]);
+            if let Some((rank, id)) = self.merge(w, (l.start, r.start, r.end), &mut key) {
+                heap.push(Reverse((rank, k as u32, k as u32 + 1, r.end, id)));
             }
         }
-        while let Some(Reverse((_, l, r, r_end))) = heap.pop() {
+        while let Some(Reverse((_, l, r, r_end, id))) = heap.pop() {
             let (li, ri) = (l as usize, r as usize);
             let valid =
                 syms[li].alive && syms[li].next == r && syms[ri].alive && syms[ri].end == r_end;
             if !valid {
                 continue;
             }
-            let merged = &w[syms[li].start as usize..r_end as usize];
-            let Some(id) = self.id(merged) else {
-                continue;
-            };
             syms[li].end = r_end;
             syms[li].id = id;
             syms[li].next = syms[ri].next;
@@ -145,16 +193,16 @@ impl Bpe<'_> {
                 after.prev = l;
             }
             // The new symbol's pairs with its neighbours.
+            let (start, end) = (syms[li].start, syms[li].end);
             let prev = syms[li].prev;
             if let Some(before) = syms.get(prev as usize) {
-                if let Some(rank) = self.rank(span(before), span(&syms[li]), &mut key) {
-                    heap.push(Reverse((rank, prev, l, syms[li].end)));
+                if let Some((rank, id)) = self.merge(w, (before.start, start, end), &mut key) {
+                    heap.push(Reverse((rank, prev, l, end, id)));
                 }
             }
-            if next != NONE {
-                let ni = next as usize;
-                if let Some(rank) = self.rank(span(&syms[li]), span(&syms[ni]), &mut key) {
-                    heap.push(Reverse((rank, l, next, syms[ni].end)));
+            if let Some(after) = syms.get(next as usize) {
+                if let Some((rank, id)) = self.merge(w, (start, end, after.end), &mut key) {
+                    heap.push(Reverse((rank, l, next, after.end, id)));
                 }
             }
         }

@@ -24,7 +24,7 @@ pub struct Tokenizer {
     tokens: Vec<Span>,
     vocab: Table,
     merges: Vec<Span>,
-    merge_rank: Table,
+    ranks: bpe::Ranks,
     ignore_merges: bool,
     /// Special tokens by first byte, longest first: template text matches
     /// the longest one starting at the leftmost place, as the `tokenizers`
@@ -38,7 +38,7 @@ const SPECIAL_TYPES: std::ops::RangeInclusive<u32> = 2..=5;
 
 impl Tokenizer {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
-        Self::build(g).map_err(|e| {
+        Self::build(g, false).map_err(|e| {
             Error::model(format!(
                 "cannot build the tokenizer from {}: {}",
                 g.path.display(),
@@ -47,7 +47,14 @@ impl Tokenizer {
         })
     }
 
-    fn build(g: &Gguf) -> Result<Self> {
+    /// As `from_gguf`, but looking merges up in a table as for a vocabulary
+    /// not in merge order, so tests can check that path on Qwen2's.
+    #[doc(hidden)]
+    pub fn from_gguf_with_merge_table(g: &Gguf) -> Result<Self> {
+        Self::build(g, true)
+    }
+
+    fn build(g: &Gguf, merge_table: bool) -> Result<Self> {
         let model = g.string("tokenizer.ggml.model")?.to_lowercase();
         let pre = match g.content.metadata.get("tokenizer.ggml.pre") {
             Some(Value::String(s)) => s.as_str(),
@@ -61,8 +68,26 @@ impl Tokenizer {
         let tokens = g.string_spans("tokenizer.ggml.tokens")?;
         let merges = g.string_spans("tokenizer.ggml.merges")?;
         let buf: &[u8] = &g.map;
-        let vocab = Table::build(buf, &tokens);
-        let merge_rank = Table::build(buf, &merges);
+        let too_many = || Error::model("the vocabulary is too large");
+        let vocab = Table::build(buf, &tokens).ok_or_else(too_many)?;
+        let first = merges.first().and_then(|&m| {
+            let spelled: Vec<u8> = bytes_of(buf, m)
+                .iter()
+                .filter(|&&b| b != b' ')
+                .copied()
+                .collect();
+            vocab.get(buf, &tokens, &spelled)
+        });
+        let ranks = match first {
+            Some(first)
+                if !merge_table
+                    && vocab.unique
+                    && bpe::Ranks::in_token_order(buf, &tokens, &merges, first) =>
+            {
+                bpe::Ranks::ByToken { first }
+            }
+            _ => bpe::Ranks::Table(Table::build(buf, &merges).ok_or_else(too_many)?),
+        };
         let ignore_merges = match g.content.metadata.get("tokenizer.ggml.ignore_merges") {
             None => false,
             Some(Value::Bool(b)) => *b,
@@ -73,7 +98,7 @@ impl Tokenizer {
             tokens,
             vocab,
             merges,
-            merge_rank,
+            ranks,
             ignore_merges,
             specials: vec![Vec::new(); 256],
         };
@@ -142,7 +167,7 @@ impl Tokenizer {
             tokens: &self.tokens,
             vocab: &self.vocab,
             merges: &self.merges,
-            merge_rank: &self.merge_rank,
+            ranks: &self.ranks,
             ignore_merges: self.ignore_merges,
         }
     }

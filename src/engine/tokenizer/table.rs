@@ -7,13 +7,15 @@
 pub type Span = (u32, u32);
 
 pub struct Table {
-    /// (tag << 32) | index, or EMPTY. The tag (high hash bits) spares most
-    /// probes a comparison of the bytes themselves.
-    slots: Vec<u64>,
+    /// (tag << index_bits) | (index + 1), or 0 for empty. The tag (spare
+    /// high hash bits) spares most probes a comparison of the bytes; u32
+    /// slots keep a 150k-entry table at 1 MiB, in cache while it is built.
+    slots: Vec<u32>,
     mask: usize,
+    index_bits: u32,
+    /// Whether no two entries were equal.
+    pub unique: bool,
 }
-
-const EMPTY: u64 = u64::MAX;
 
 pub fn bytes_of(buf: &[u8], (start, len): Span) -> &[u8] {
     buf.get(start as usize..start as usize + len as usize)
@@ -44,33 +46,46 @@ fn hash(b: &[u8]) -> u64 {
 
 impl Table {
     /// Maps each entry's bytes to its index; when two entries are equal the
-    /// later one wins, as collecting into a HashMap does.
-    pub fn build(buf: &[u8], spans: &[Span]) -> Table {
+    /// later one wins, as collecting into a HashMap does. None when there
+    /// are too many entries for the slot layout (2^24).
+    pub fn build(buf: &[u8], spans: &[Span]) -> Option<Table> {
+        let index_bits = (spans.len() + 1).next_power_of_two().trailing_zeros();
+        if index_bits > 24 {
+            return None;
+        }
         let cap = (spans.len() * 2).next_power_of_two().max(16);
         let mut t = Table {
-            slots: vec![EMPTY; cap],
+            slots: vec![0; cap],
             mask: cap - 1,
+            index_bits,
+            unique: true,
         };
         for (i, &span) in spans.iter().enumerate() {
             t.insert(buf, spans, bytes_of(buf, span), i as u32);
         }
-        t
+        Some(t)
+    }
+
+    fn tag(&self, h: u64) -> u32 {
+        ((h >> 32) as u32) << self.index_bits
     }
 
     fn insert(&mut self, buf: &[u8], spans: &[Span], key: &[u8], index: u32) {
         let h = hash(key);
-        let tag = h >> 32;
+        let tag = self.tag(h);
+        let low = (1u32 << self.index_bits) - 1;
         let mut at = h as usize & self.mask;
         loop {
             let slot = self.slots[at];
-            if slot == EMPTY {
-                self.slots[at] = tag << 32 | index as u64;
+            if slot == 0 {
+                self.slots[at] = tag | (index + 1);
                 return;
             }
-            if slot >> 32 == tag {
-                let other = spans.get(slot as u32 as usize).copied().unwrap_or((0, 0));
-                if bytes_of(buf, other) == key {
-                    self.slots[at] = tag << 32 | index as u64;
+            if slot & !low == tag {
+                let other = spans.get((slot & low).wrapping_sub(1) as usize).copied();
+                if other.is_some_and(|o| bytes_of(buf, o) == key) {
+                    self.slots[at] = tag | (index + 1);
+                    self.unique = false;
                     return;
                 }
             }
@@ -80,15 +95,16 @@ impl Table {
 
     pub fn get(&self, buf: &[u8], spans: &[Span], key: &[u8]) -> Option<u32> {
         let h = hash(key);
-        let tag = h >> 32;
+        let tag = self.tag(h);
+        let low = (1u32 << self.index_bits) - 1;
         let mut at = h as usize & self.mask;
         loop {
             let slot = *self.slots.get(at)?;
-            if slot == EMPTY {
+            if slot == 0 {
                 return None;
             }
-            if slot >> 32 == tag {
-                let index = slot as u32;
+            if slot & !low == tag {
+                let index = (slot & low).wrapping_sub(1);
                 if bytes_of(buf, *spans.get(index as usize)?) == key {
                     return Some(index);
                 }
@@ -106,7 +122,8 @@ mod tests {
     fn later_duplicates_win_and_misses_are_none() {
         let buf = b"abcabxy";
         let spans = [(0, 3), (3, 2), (0, 2), (5, 2), (3, 2), (0, 0)];
-        let t = Table::build(buf, &spans);
+        let t = Table::build(buf, &spans).unwrap();
+        assert!(!t.unique);
         assert_eq!(t.get(buf, &spans, b"abc"), Some(0));
         assert_eq!(t.get(buf, &spans, b"ab"), Some(4));
         assert_eq!(t.get(buf, &spans, b"xy"), Some(3));
