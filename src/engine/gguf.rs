@@ -508,20 +508,26 @@ impl Gguf {
             .filter(|_| !matches!(a.elem, ValueType::F32 | ValueType::F64 | ValueType::Bool))
             .ok_or_else(|| Error::model(format!("metadata `{key}` is not an integer array")))?;
         let bytes = self.map.get(a.start..a.end).unwrap_or_default();
-        Ok(bytes
-            .chunks_exact(size)
-            .map(|c| {
-                let mut le = [0u8; 8];
-                le[..size].copy_from_slice(c);
-                let wide = u64::from_le_bytes(le);
-                match a.elem {
-                    // Sign-extend, then truncate: candle's `as u32`.
-                    ValueType::I8 => wide as u8 as i8 as u32,
-                    ValueType::I16 => wide as u16 as i16 as u32,
-                    _ => wide as u32,
-                }
-            })
-            .collect())
+        // One loop per element type: a per-element length would cost a
+        // memcpy call each, 1 ms over a vocabulary's token types.
+        fn each<const N: usize>(b: &[u8], f: impl Fn([u8; N]) -> u32) -> Vec<u32> {
+            b.chunks_exact(N)
+                .map(|c| {
+                    let mut a = [0u8; N];
+                    a.copy_from_slice(c);
+                    f(a)
+                })
+                .collect()
+        }
+        // Signed values are sign-extended, then truncated: candle's `as u32`.
+        Ok(match (a.elem, size) {
+            (ValueType::I8, _) => each::<1>(bytes, |x| x[0] as i8 as u32),
+            (ValueType::I16, _) => each::<2>(bytes, |x| i16::from_le_bytes(x) as u32),
+            (_, 1) => each::<1>(bytes, |x| x[0] as u32),
+            (_, 2) => each::<2>(bytes, |x| u16::from_le_bytes(x) as u32),
+            (_, 4) => each::<4>(bytes, u32::from_le_bytes),
+            _ => each::<8>(bytes, |x| u64::from_le_bytes(x) as u32),
+        })
     }
 
     fn array(&self, key: &str, elem: ValueType) -> Result<Array> {
