@@ -180,8 +180,12 @@ impl Tokenizer {
         let mut at = 0;
         let bytes = text.as_bytes();
         while at < bytes.len() {
+            // A model file's special token need not be whole characters;
+            // one that would cut a character in two is no match.
             let found = match text.is_char_boundary(at) {
-                true => self.special_at(&bytes[at..]),
+                true => self
+                    .special_at(&bytes[at..])
+                    .filter(|&(len, _)| text.is_char_boundary(at + len)),
                 false => None,
             };
             match found {
