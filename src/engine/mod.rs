@@ -170,8 +170,8 @@ impl Engine {
     ) -> Result<Self> {
         let start = Instant::now();
         let gguf = std::sync::Arc::new(gguf::Gguf::open(path)?);
-        // The tokenizer takes longer to build than the weights take to map
-        // and the prompt cache to load: it is built meanwhile.
+        // The tokenizer's tables (~6-9 ms) are built while the tile file
+        // opens and the prompt cache loads, which need no tokens.
         let for_tokenizer = gguf.clone();
         let tokenizer = Pending::Building(std::thread::spawn(move || {
             tokenizer::Tokenizer::from_gguf(&for_tokenizer)
