@@ -236,7 +236,9 @@ impl Engine {
             .filter_map(|t| tokenizer.token_id(t))
             .collect();
         // Drafts are looked up in everything the model has seen.
-        let drafter = if opts.temperature <= 0.0 && speculate::enabled() {
+        let speculate =
+            opts.temperature <= 0.0 && speculate::enabled() && self.model.checks_are_cheap();
+        let drafter = if speculate {
             let mut h = tokenizer.encode_template(&prompt.prefix)?;
             h.extend_from_slice(&rest);
             h.extend_from_slice(&opts.forced);

@@ -141,6 +141,12 @@ impl MappedWeight {
 
     /// Uses `tiles` for the matmul (checked against this weight's type and
     /// shape by `TileSet::get`).
+    /// Whether the tiled kernels serve this weight: several rows then cost
+    /// little more than one.
+    pub fn is_tiled(&self) -> bool {
+        self.tiles.is_some()
+    }
+
     pub fn with_tiles(mut self, tiles: Option<Tiles>) -> Self {
         self.tiles = tiles;
         self
@@ -331,6 +337,15 @@ impl QLinear {
             Device::Cpu => QLinear::Mapped(w),
             _ => QLinear::Device(w.to_qmatmul(device)?),
         })
+    }
+
+    /// Whether a few rows at once cost little more than one (tiled kernels
+    /// on CPU; GPU kernels always batch).
+    pub fn batches_cheaply(&self) -> bool {
+        match self {
+            QLinear::Mapped(w) => w.is_tiled(),
+            QLinear::Device(_) => true,
+        }
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
