@@ -28,6 +28,7 @@
 //! the GGUF, the file is only ever replaced whole, by rename.
 
 use crate::engine::gguf::Gguf;
+use crate::engine::kernels::q4k::scale_min;
 use crate::error::{Context, Kind, Result};
 use candle_core::quantized::GgmlDType;
 use memmap2::Mmap;
@@ -122,18 +123,6 @@ impl TileKind {
     /// with zero rows.
     pub fn tensor_len(self, rows: usize, cols: usize) -> usize {
         rows.div_ceil(TILE_N) * (cols / QK_K) * self.tile_size()
-    }
-}
-
-/// ggml's get_scale_min_k4: 6-bit scale and min of sub-block `j`.
-fn scale_min(j: usize, s: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (s[j] & 63, s[j + 4] & 63)
-    } else {
-        (
-            (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4),
-            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
-        )
     }
 }
 

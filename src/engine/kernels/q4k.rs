@@ -81,7 +81,7 @@ fn sub_block_sums(q: &[BlockQ8K]) -> Vec<[i16; 8]> {
 }
 
 /// ggml's get_scale_min_k4: 6-bit scale and min of sub-block `j`.
-fn scale_min(j: usize, s: &[u8]) -> (u8, u8) {
+pub(crate) fn scale_min(j: usize, s: &[u8]) -> (u8, u8) {
     if j < 4 {
         (s[j] & 63, s[j + 4] & 63)
     } else {
