@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::path::Path;
 use std::process::Output;
 
 fn generate(cache: &std::path::Path, model: &str, request: &str, extra: &[&str]) -> Output {
@@ -365,25 +366,31 @@ fn tiles_give_the_answers_of_the_gguf_blocks() {
     assert!(tiles, "no tile file beside {}", real.display());
     for request in [HIDDEN, "find all rust files modified in the last day"] {
         let run = |no_tiles: &str| {
-            let o = cmdai(cache.path())
-                .env("CMDAI_NO_TILES", no_tiles)
-                .args([
-                    "--model",
-                    DEFAULT,
-                    "--json",
-                    "--timeout",
-                    "900",
-                    "--",
-                    request,
-                ])
-                .output()
-                .unwrap();
+            let o = default_model_json(cache.path(), ("CMDAI_NO_TILES", no_tiles), request);
             // No notice: the file was there.
             assert!(stderr(&o).is_empty(), "{}", stderr(&o));
             json(&o)["cmd"].clone()
         };
         assert_eq!(run("0"), run("1"), "{request}");
     }
+}
+
+/// The default model's `--json` answer to `request` with one setting in
+/// the environment.
+fn default_model_json(cache: &Path, (key, value): (&str, &str), request: &str) -> Output {
+    cmdai(cache)
+        .env(key, value)
+        .args([
+            "--model",
+            DEFAULT,
+            "--json",
+            "--timeout",
+            "900",
+            "--",
+            request,
+        ])
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -397,20 +404,11 @@ fn speculation_gives_the_answers_of_plain_greedy_decoding() {
         "show the 10 largest files under this directory, biggest first",
     ] {
         let run = |off: &str| {
-            let o = cmdai(cache.path())
-                .env("CMDAI_NO_SPECULATION", off)
-                .args([
-                    "--model",
-                    DEFAULT,
-                    "--json",
-                    "--timeout",
-                    "900",
-                    "--",
-                    request,
-                ])
-                .output()
-                .unwrap();
-            json(&o)
+            json(&default_model_json(
+                cache.path(),
+                ("CMDAI_NO_SPECULATION", off),
+                request,
+            ))
         };
         let (plain, spec) = (run("1"), run("0"));
         assert_eq!(spec["cmd"], plain["cmd"], "{request}");
