@@ -138,11 +138,45 @@ pub(super) fn decompress_to_stdout(cmd: &str, req: &Request) -> String {
     splice(cmd, edits)
 }
 
+/// Requests whose result is a file, not text to read: "compress the logs",
+/// "back up the database", "download the page".
+const MAKES_A_FILE: [&str; 17] = [
+    "compress", "archive", "backup", "back up", "download", "fetch", "convert", "generate",
+    "create", "make", "encrypt", "decrypt", "encode", "decode", "split", "extract", "copy",
+];
+
+/// Programs whose output is data for a file (an archive, a download, a
+/// dump), never text for a terminal.
+const WRITES_DATA: [&str; 16] = [
+    "tar",
+    "gzip",
+    "bzip2",
+    "xz",
+    "zstd",
+    "zip",
+    "curl",
+    "wget",
+    "openssl",
+    "gpg",
+    "mysqldump",
+    "pg_dump",
+    "dd",
+    "convert",
+    "ffmpeg",
+    "cpio",
+];
+
 /// A `> file` that the request never asked for: the user wanted to see the
 /// result, and the redirect would hide it (or overwrite a file). Kept when
-/// the request names the file or speaks of saving or writing.
+/// the request names the file, speaks of saving or writing, or asks for
+/// something that is a file by nature, and when the command makes data
+/// rather than text.
 pub(super) fn unrequested_redirect(cmd: &str, req: &Request) -> String {
-    if asks_to_write(req) {
+    let makes_data = simple_commands(cmd)
+        .iter()
+        .filter_map(|toks| program(cmd, toks))
+        .any(|(_, p)| WRITES_DATA.contains(&p));
+    if asks_to_write(req) || MAKES_A_FILE.iter().any(|w| req.contains(w)) || makes_data {
         return cmd.to_string();
     }
     let toks = super::tokens(cmd);
@@ -249,6 +283,13 @@ mod tests {
             ("cmd > /dev/null", "run cmd quietly"),
             ("echo x >> log", "add x to the log"),
             ("echo '> x'", "print > x"),
+            ("tar czf - logs > l.tgz", "pack up the logs"),
+            ("curl -s https://e.org > p.html", "get the page at e.org"),
+            (
+                "sort -u a > b",
+                "make a sorted copy of a without duplicates",
+            ),
+            ("base64 -d x > y", "decode x"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }
