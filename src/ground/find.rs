@@ -157,10 +157,12 @@ pub(super) fn group_alternatives(cmd: &str) -> String {
 /// Whether the request keeps the search out of subdirectories: "not in its
 /// subdirectories", "directly in X", "non-recursively".
 fn wants_top_level(req: &Request) -> bool {
+    // All of them ("subdirectories"), not one by name ("except subdirectory tmp").
     let sub = |w: &str| {
         ["subdir", "sub-dir", "subfolder", "sub-folder"]
             .iter()
             .any(|p| w.starts_with(p))
+            && w.ends_with('s')
     };
     let negation = [
         "not",
@@ -316,6 +318,7 @@ mod tests {
             ("find a -maxdepth 2 -name x", "x directly in a"),
             ("find a -mindepth 1 -name x", "x not in subdirectories"),
             ("ls a", "files directly in a"),
+            ("find . -name '*.c'", "c files, except in subdirectory tmp"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }

@@ -111,7 +111,8 @@ pub(super) fn decompress_to_stdout(cmd: &str, req: &Request) -> String {
                 }
             }
             "unzip" if !has("pc", &[]) => edits.push((after_prog, after_prog, " -p".into())),
-            "tar" => {
+            // "… and list the names": `-v` is wanted, the files too.
+            "tar" if !req.has_any_word(&["name", "names", "list", "verbose"]) => {
                 // `-xzvf` or the old `xzvf`: the first word holds the mode.
                 let Some((t, w)) = args.iter().find(|(_, w)| {
                     let letters = w.strip_prefix('-').unwrap_or(w);
