@@ -1,6 +1,7 @@
 //! Running the model: the memory-mapped GGUF, its tokenizer, the Qwen2
 //! forward pass, and the cached prompt prefix.
 
+mod attention;
 mod decode;
 pub mod gguf;
 #[cfg(target_arch = "x86_64")]

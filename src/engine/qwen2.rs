@@ -2,11 +2,12 @@
 //! the prefix cache can save and restore (candle-transformers keeps its own
 //! cache private, which rules out reusing a prefilled system prompt).
 
+use crate::engine::attention;
 use crate::engine::gguf::Gguf;
 use crate::engine::qmatmul::{MappedWeight, QLinear};
 use crate::engine::tiles::TileSet;
 use crate::error::{Error, Result};
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor, D};
 use std::sync::OnceLock;
 
 /// Positions cmdai ever uses: prompt, request and answer.
@@ -316,6 +317,9 @@ impl Model {
         let q = candle_nn::rotary_emb::rope(&q.unsqueeze(0)?, cos, sin)?.squeeze(0)?;
         let k = candle_nn::rotary_emb::rope(&k.unsqueeze(0)?, cos, sin)?.squeeze(0)?;
         let (keys, values) = cache.write(layer, &k.contiguous()?, &v)?;
+        if let Some(out) = self.attend_few(&q, &keys, &values)? {
+            return Ok(l.o.forward(&out)?);
+        }
         // Grouped-query attention without copying K/V per head: the query
         // heads that share a KV head are stacked along the row axis.
         let groups = c.n_head / c.n_kv_head;
@@ -332,6 +336,47 @@ impl Model {
             .transpose(0, 1)?
             .reshape((m, c.hidden))?;
         Ok(l.o.forward(&out)?)
+    }
+}
+
+impl Model {
+    /// Attention for up to `attention::MAX_ROWS` new rows with cmdai's CPU
+    /// kernel, reading the cache buffers in place; None where it does not
+    /// apply (other devices, long prompts), for candle's matmuls to run.
+    fn attend_few(&self, q: &Tensor, keys: &Tensor, values: &Tensor) -> Result<Option<Tensor>> {
+        let c = &self.config;
+        let rows = q.dim(1)?;
+        if !self.device.is_cpu() || rows > attention::MAX_ROWS {
+            return Ok(None);
+        }
+        let len = keys.dim(1)?;
+        let q = q.flatten_all()?.to_vec1::<f32>()?;
+        let (ks, kl) = keys.storage_and_layout();
+        let (vs, vl) = values.storage_and_layout();
+        let (Storage::Cpu(CpuStorage::F32(k)), Storage::Cpu(CpuStorage::F32(v))) = (&*ks, &*vs)
+        else {
+            return Ok(None);
+        };
+        // The cache's buffers: heads `kv_stride` apart, positions packed.
+        let kv_stride = kl.stride()[0];
+        if kl.stride() != vl.stride()
+            || kl.stride()[1..] != [c.head_dim, 1]
+            || kl.start_offset() != 0
+            || vl.start_offset() != 0
+        {
+            return Ok(None);
+        }
+        let shape = attention::Shape {
+            n_head: c.n_head,
+            n_kv_head: c.n_kv_head,
+            head_dim: c.head_dim,
+            rows,
+            pos: len - rows,
+            kv_stride,
+        };
+        let scale = 1.0 / (c.head_dim as f32).sqrt();
+        let out = attention::attend(shape, &q, k, v, scale);
+        Ok(Some(Tensor::from_vec(out, (rows, c.hidden), &self.device)?))
     }
 }
 
