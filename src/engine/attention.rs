@@ -110,7 +110,7 @@ unsafe fn one_kv_head_avx2(
                     *acc = _mm256_fmadd_ps(_mm256_loadu_ps(qs[a].add(c)), kc, *acc);
                 }
             }
-            acc.map(|x| hsum(x))
+            acc.map(|x| super::kernels::hsum(x))
         }
     };
     // Four queries' weighted sums over sixteen value columns at once.
@@ -147,15 +147,6 @@ unsafe fn one_kv_head_avx2(
         }
     };
     one_kv_head_body(q, k, v, nq, rows, pos, hd, scale, dots, weigh)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn hsum(x: std::arch::x86_64::__m256) -> f32 {
-    use std::arch::x86_64::*;
-    let s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
 /// Queries that meet each key or value row while it is in registers.

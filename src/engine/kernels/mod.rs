@@ -8,6 +8,7 @@
 pub mod q4k;
 pub mod q5_0;
 pub mod q6k;
+pub mod q8k;
 pub mod tiles;
 
 use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0};

@@ -47,7 +47,7 @@ pub fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], w: &[BlockQ4K], dst: &m
     let kb = k / QK_K;
     let mut q = vec![BlockQ8K::zeros(); m * kb];
     for (row, out) in lhs.chunks_exact(k).zip(q.chunks_exact_mut(kb)) {
-        BlockQ8K::from_float(row, out);
+        super::q8k::quantize(row, out);
     }
     if m < MIN_ROWS {
         // SAFETY: simd::vnni() was checked above.

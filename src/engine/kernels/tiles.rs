@@ -35,7 +35,7 @@ fn quantize(kind: TileKind, m: usize, k: usize, lhs: &[f32]) -> Acts {
     q.par_chunks_mut(kb)
         .zip(lhs.par_chunks(k))
         .with_min_len(4)
-        .for_each(|(out, row)| BlockQ8K::from_float(row, out));
+        .for_each(|(out, row)| super::q8k::quantize(row, out));
     let pairs = match kind {
         TileKind::Q4K => q
             .iter()
