@@ -28,7 +28,21 @@ fn closing_fence(text: &str) -> Option<usize> {
 /// (`| sed 's/,$//' | sed 's/,$//' | …` until the token limit): decoding
 /// can stop.
 pub fn is_complete(text: &str) -> bool {
-    closing_fence(text).is_some() || loop_start(text, 4).is_some()
+    closing_fence(text).is_some() || loop_start(text, 4).is_some() || runaway(text)
+}
+
+/// Bytes of one short unit in a row (`000…`, `-B 1000…`, `=-=-…`) past which
+/// no command goes on: a model that starts such a run writes it to the
+/// token limit (five seconds on the CPU).
+const RUNAWAY: usize = 80;
+
+/// Whether the text ends in a run of a unit shorter than `MIN_PERIOD`
+/// longer than `RUNAWAY` bytes.
+fn runaway(text: &str) -> bool {
+    let b = text.as_bytes();
+    (1..MIN_PERIOD).any(|period| {
+        b.len() > RUNAWAY + period && (b.len() - RUNAWAY..b.len()).all(|i| b[i] == b[i - period])
+    })
 }
 
 /// Shortest repeated unit worth calling a loop: shorter repeats occur in
@@ -220,6 +234,10 @@ mod tests {
             assert!(!is_complete(text), "{text}");
             assert_eq!(command(text).unwrap(), text);
         }
+        // A run of one short unit past any command's length stops too.
+        let digits = format!("grep -B 1{}", "0".repeat(100));
+        assert!(is_complete(&digits));
+        assert!(!is_complete(&format!("echo {}", "=".repeat(60))));
         let closed = "rev f | rev | rev | rev\n```";
         assert_eq!(command(closed).unwrap(), "rev f | rev | rev | rev");
         // Awkward commands are never mistaken for loops.

@@ -41,7 +41,78 @@ pub(super) fn comm_sorted(cmd: &str, shell: Shell) -> String {
     splice(cmd, edits)
 }
 
-const HASHERS: [&str; 9] = [
+/// The file names `comm` compares, in order, seen through `<(sort f)` and
+/// `(sort f | psub)`.
+fn comm_operands<'a>(cmd: &'a str, toks: &[Token]) -> Vec<&'a str> {
+    toks.iter()
+        .map(|t| {
+            cmd[t.start..t.end]
+                .trim_start_matches(['<', '('])
+                .trim_end_matches(')')
+        })
+        .filter(|w| !w.is_empty() && !w.starts_with('-'))
+        .filter(|w| !matches!(*w, "sort" | "psub" | "|"))
+        .collect()
+}
+
+/// "Lines of A that are not in B" is `comm -23 A B` (or `-13 B A`); the
+/// model often writes `-12`, the lines they share. Where the request puts
+/// one of the two files right after "not in" (or "only in"), the columns
+/// are chosen from the order of the files in the command.
+pub(super) fn comm_direction(cmd: &str, req: &Request) -> String {
+    let (at, excluded) = ["not in ", "not found in ", "missing from ", "absent from "]
+        .iter()
+        .find_map(|p| req.text.find(p).map(|i| (i + p.len(), true)))
+        .or_else(|| {
+            req.text
+                .find("only in ")
+                .map(|i| (i + "only in ".len(), false))
+        })
+        .unwrap_or((0, false));
+    if at == 0 {
+        return cmd.to_string();
+    }
+    let after = &req.text[at..];
+    let mut edits = Vec::new();
+    for toks in simple_commands(cmd) {
+        let Some((p, "comm")) = program(cmd, &toks) else {
+            continue;
+        };
+        let Some(flag) = toks[p + 1..]
+            .iter()
+            .find(|t| matches!(&cmd[t.start..t.end], "-12" | "-13" | "-23"))
+        else {
+            continue;
+        };
+        let files = comm_operands(cmd, &toks[p + 1..]);
+        let [a, b] = files[..] else {
+            continue;
+        };
+        let named = |f: &str| {
+            let f = f.to_lowercase();
+            let base = f.rsplit('/').next().unwrap_or(&f).to_string();
+            after.find(&f).or_else(|| after.find(&base))
+        };
+        // The file the phrase is about: the one named first after it.
+        let first_is_named = match (named(a), named(b)) {
+            (Some(x), Some(y)) => x < y,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => continue,
+        };
+        // Suppress the columns of the file to leave out: 1 for a, 2 for b.
+        let want = match (first_is_named, excluded) {
+            (true, true) | (false, false) => "-13",
+            (false, true) | (true, false) => "-23",
+        };
+        if &cmd[flag.start..flag.end] != want {
+            edits.push((flag.start, flag.end, want.to_string()));
+        }
+    }
+    splice(cmd, edits)
+}
+
+pub(super) const HASHERS: [&str; 9] = [
     "md5sum",
     "sha1sum",
     "sha224sum",
@@ -230,7 +301,7 @@ mod tests {
         );
         assert_eq!(
             gnu("sha256sum abc", "sha256 of the text abc, only the hash"),
-            "printf '%s' 'abc' | sha256sum"
+            "printf '%s' 'abc' | sha256sum | cut -d' ' -f1"
         );
         assert_eq!(
             gnu("echo 'abc' | md5sum | cut -c1-32", "md5 of the string abc"),
@@ -276,6 +347,39 @@ mod tests {
             "grep a notes/b.txt",
         ] {
             assert_eq!(fix(cmd), cmd);
+        }
+    }
+
+    #[test]
+    fn comm_keeps_the_lines_the_request_wants() {
+        for (cmd, req, want) in [
+            (
+                "comm -12 <(sort a.txt) <(sort b.txt)",
+                "print lines in a.txt that are not in b.txt",
+                "comm -23 <(sort a.txt) <(sort b.txt)",
+            ),
+            (
+                "comm -12 a.txt b.txt",
+                "lines of b.txt missing from a.txt",
+                "comm -13 <(sort a.txt) <(sort b.txt)",
+            ),
+            (
+                "comm -13 d/x d/y",
+                "names only in d/x",
+                "comm -23 <(sort d/x) <(sort d/y)",
+            ),
+        ] {
+            assert_eq!(gnu(cmd, req), want, "{req}");
+        }
+        for (cmd, req) in [
+            ("comm -12 <(sort a) <(sort b)", "lines common to a and b"),
+            ("comm -23 <(sort a) <(sort b)", "lines in a not in b"),
+            (
+                "comm -12 <(sort a) <(sort b)",
+                "lines not in the other file",
+            ),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
         }
     }
 }

@@ -13,6 +13,7 @@
 mod find;
 mod flavour;
 mod inputs;
+mod order;
 mod output;
 mod units;
 
@@ -48,6 +49,9 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = output::unrequested_redirect(&cmd, &req);
     cmd = inputs::hash_of_a_string(&cmd, &req, target.cwd);
     cmd = inputs::names_without_extension(&cmd, target.cwd);
+    cmd = output::only_the_hash(&cmd, &req);
+    cmd = order::ls_order(&cmd, &req);
+    cmd = inputs::comm_direction(&cmd, &req);
     inputs::comm_sorted(&cmd, target.shell)
 }
 

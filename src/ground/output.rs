@@ -205,6 +205,27 @@ pub(super) fn unrequested_redirect(cmd: &str, req: &Request) -> String {
     splice(cmd, edits)
 }
 
+/// "Only the hash": `md5sum` and its kin print the hash, two spaces and
+/// the file name (`-` for input); the request wants the first field.
+pub(super) fn only_the_hash(cmd: &str, req: &Request) -> String {
+    let asked = req.near(&["only", "just"], 3, |w| {
+        matches!(
+            w,
+            "hash" | "hashes" | "checksum" | "checksums" | "digest" | "sum"
+        )
+    }) || req.contains("hash only")
+        || req.contains("checksum only");
+    let last = simple_commands(cmd).pop();
+    let hasher = last
+        .as_ref()
+        .and_then(|t| program(cmd, t))
+        .is_some_and(|(_, p)| super::inputs::HASHERS.contains(&p) && p != "cksum");
+    if !asked || !hasher || cmd.contains(['>', '&', ';']) {
+        return cmd.to_string();
+    }
+    format!("{} | cut -d' ' -f1", cmd.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::gnu;
@@ -291,6 +312,28 @@ mod tests {
                 "make a sorted copy of a without duplicates",
             ),
             ("base64 -d x > y", "decode x"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    #[test]
+    fn only_the_hash_is_the_first_field() {
+        assert_eq!(
+            gnu(
+                "printf '%s' 'abc' | md5sum",
+                "md5 of the string abc, print only the hash"
+            ),
+            "printf '%s' 'abc' | md5sum | cut -d' ' -f1"
+        );
+        assert_eq!(
+            gnu("sha256sum a.iso", "just the sha256 checksum of a.iso"),
+            "sha256sum a.iso | cut -d' ' -f1"
+        );
+        for (cmd, req) in [
+            ("sha256sum a.iso", "the sha256 checksum of a.iso"),
+            ("md5sum a | cut -d' ' -f1", "only the hash of a"),
+            ("md5sum a > sums.txt", "save only the hash of a to sums.txt"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }

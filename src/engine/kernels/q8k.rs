@@ -110,7 +110,15 @@ mod tests {
                     _ => (i as f32) * 0.37 - 40.0,
                 })
                 .collect(),
-            (0..256).map(|i| if i == 9 { -3.0 } else { (i % 5) as f32 * 0.25 - 3.0 }).collect(),
+            (0..256)
+                .map(|i| {
+                    if i == 9 {
+                        -3.0
+                    } else {
+                        (i % 5) as f32 * 0.25 - 3.0
+                    }
+                })
+                .collect(),
         ];
         rows.push(rows[3].iter().map(|v| -v).collect());
         for (n, row) in rows.iter().enumerate() {
