@@ -46,7 +46,16 @@ pub fn attend(s: Shape, q: &[f32], keys: &[f32], values: &[f32], scale: f32) -> 
             let q = &q[g * groups * s.rows * hd..(g + 1) * groups * s.rows * hd];
             let k = &keys[g * s.kv_stride..g * s.kv_stride + len * hd];
             let v = &values[g * s.kv_stride..g * s.kv_stride + len * hd];
-            one_kv_head(q, k, v, groups * s.rows, s.rows, s.pos, hd, scale)
+            one_kv_head(&Group {
+                q,
+                k,
+                v,
+                nq: groups * s.rows,
+                rows: s.rows,
+                pos: s.pos,
+                hd,
+                scale,
+            })
         })
         .collect();
     let mut out = vec![0f32; s.rows * s.n_head * hd];
@@ -59,43 +68,34 @@ pub fn attend(s: Shape, q: &[f32], keys: &[f32], values: &[f32], scale: f32) -> 
     out
 }
 
-/// `nq` query rows (query head-major, `rows` per head) against one KV
-/// head's `len` keys and values.
-#[allow(clippy::too_many_arguments)]
-fn one_kv_head(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
+/// One KV head's share of the work: `nq` query rows (query head-major,
+/// `rows` per head) against its keys and values.
+struct Group<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
     nq: usize,
     rows: usize,
     pos: usize,
     hd: usize,
     scale: f32,
-) -> Vec<f32> {
+}
+
+fn one_kv_head(g: &Group) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the features were just detected.
-        return unsafe { one_kv_head_avx2(q, k, v, nq, rows, pos, hd, scale) };
+        return unsafe { one_kv_head_avx2(g) };
     }
-    one_kv_head_body(q, k, v, nq, rows, pos, hd, scale, dots_any, weigh_any)
+    one_kv_head_body(g, dots_any, weigh_any)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn one_kv_head_avx2(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    nq: usize,
-    rows: usize,
-    pos: usize,
-    hd: usize,
-    scale: f32,
-) -> Vec<f32> {
+unsafe fn one_kv_head_avx2(g: &Group) -> Vec<f32> {
     use std::arch::x86_64::*;
-    if !hd.is_multiple_of(16) {
-        return one_kv_head_body(q, k, v, nq, rows, pos, hd, scale, dots_any, weigh_any);
+    if !g.hd.is_multiple_of(16) {
+        return one_kv_head_body(g, dots_any, weigh_any);
     }
     // Four queries against one key row, eight lanes each.
     let dots = |q: &[f32], q0: usize, nb: usize, kj: &[f32], hd: usize| -> [f32; QB] {
@@ -146,26 +146,28 @@ unsafe fn one_kv_head_avx2(
             }
         }
     };
-    one_kv_head_body(q, k, v, nq, rows, pos, hd, scale, dots, weigh)
+    one_kv_head_body(g, dots, weigh)
 }
 
 /// Queries that meet each key or value row while it is in registers.
 const QB: usize = 4;
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn one_kv_head_body(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    nq: usize,
-    rows: usize,
-    pos: usize,
-    hd: usize,
-    scale: f32,
+    g: &Group,
     dots: impl Fn(&[f32], usize, usize, &[f32], usize) -> [f32; QB],
     weigh: impl Fn(&[f32], usize, usize, usize, usize, &[f32], usize, &mut [f32]),
 ) -> Vec<f32> {
+    let &Group {
+        q,
+        k,
+        v,
+        nq,
+        rows,
+        pos,
+        hd,
+        scale,
+    } = g;
     let len = pos + rows;
     // Keys visible to query row `qi` (row `qi % rows` of its head).
     let visible = |qi: usize| pos + qi % rows + 1;
