@@ -198,7 +198,7 @@ pub fn messages(ctx: &Context, request: &str) -> Vec<Message> {
     let mut messages = fixed_messages(ctx.os);
     let mut text = String::new();
     if !ctx.listing.is_empty() {
-        text.push_str(&format!("Files here: {}\nRequest: ", ctx.listing.join(" ")));
+        text.push_str(&format!("Files here: {}\nRequest: ", listing(&ctx.listing)));
     }
     text.push_str(request);
     text.push_str(&format!(
@@ -209,6 +209,22 @@ pub fn messages(ctx: &Context, request: &str) -> Vec<Message> {
     messages
 }
 
+/// The directory's names, space-separated; a name with a space in it is
+/// quoted, so the model can tell it from two names (and copies it quoted).
+fn listing(names: &[String]) -> String {
+    let shown: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if n.contains(char::is_whitespace) && !n.contains('\'') {
+                format!("'{n}'")
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    shown.join(" ")
+}
+
 pub fn build(ctx: &Context, request: &str) -> Prompt {
     let prefix = prefix(ctx.os);
     let mut turns = vec![Segment::Template("<|im_start|>user\n".into())];
@@ -217,7 +233,7 @@ pub fn build(ctx: &Context, request: &str) -> Prompt {
     if !ctx.listing.is_empty() {
         turns.push(Segment::User(format!(
             "Files here: {}\n",
-            ctx.listing.join(" ")
+            listing(&ctx.listing)
         )));
         turns.push(Segment::Template("Request: ".into()));
     }
@@ -336,6 +352,16 @@ mod tests {
             Some(Segment::Template(t)) => assert!(t.ends_with(&primer(Shell::Zsh))),
             _ => panic!("prompt must end primed"),
         }
+    }
+
+    #[test]
+    fn names_with_spaces_are_quoted_in_the_listing() {
+        let names = [
+            "My Documents/".to_string(),
+            "a.txt".into(),
+            "it's here".into(),
+        ];
+        assert_eq!(listing(&names), "'My Documents/' a.txt it's here");
     }
 
     #[test]

@@ -255,6 +255,51 @@ pub(super) fn names_without_extension(cmd: &str, cwd: &Path) -> String {
     splice(cmd, edits)
 }
 
+/// A name in the directory with a space in it (`My Documents`), copied into
+/// the command unquoted, is two words to the shell: it gets quoted, and
+/// what follows it in the same word (`/`, `/*.txt`) stays as it was.
+pub(super) fn names_with_spaces(cmd: &str, cwd: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(cwd) else {
+        return cmd.to_string();
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .take(500)
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter(|n| n.contains(' ') && !n.contains(['\'', '"', '\\', '\n', '\t']))
+        .collect();
+    if names.is_empty() {
+        return cmd.to_string();
+    }
+    let toks = super::tokens(cmd);
+    let mut edits = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        let found = names.iter().find(|n| {
+            let end = t.start + n.len();
+            cmd[t.start..].starts_with(n.as_str())
+                && cmd[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c == '/' || c.is_whitespace() || ";|&)".contains(c))
+                && toks[i..]
+                    .iter()
+                    .take_while(|u| u.start < end)
+                    .all(|u| !u.quoted)
+        });
+        match found {
+            Some(n) => {
+                let end = t.start + n.len();
+                edits.push((t.start, end, format!("'{n}'")));
+                i += toks[i..].iter().take_while(|u| u.start < end).count();
+            }
+            None => i += 1,
+        }
+    }
+    splice(cmd, edits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{adapt, gnu, Target};
@@ -381,5 +426,32 @@ mod tests {
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }
+    }
+
+    #[test]
+    fn names_with_spaces_are_quoted() {
+        let dir = std::env::temp_dir().join(format!("cmdai-spaces-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("My Documents")).unwrap();
+        std::fs::write(dir.join("old notes.txt"), "").unwrap();
+        let at = |cmd: &str| adapt(cmd, "anything", Target::gnu(Shell::Bash, &dir));
+        assert_eq!(
+            at("du -sh My Documents/ build/"),
+            "du -sh 'My Documents'/ build/"
+        );
+        assert_eq!(at("ls My Documents/*.txt"), "ls 'My Documents'/*.txt");
+        assert_eq!(
+            at("cat old notes.txt | wc -l"),
+            "cat 'old notes.txt' | wc -l"
+        );
+        for cmd in [
+            "du -sh 'My Documents'/",
+            "du -sh \"My Documents\"",
+            "echo My Documentsx",
+            "grep 'old notes.txt' log",
+        ] {
+            assert_eq!(at(cmd), cmd);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

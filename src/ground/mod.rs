@@ -12,6 +12,7 @@
 
 mod find;
 mod flavour;
+mod idioms;
 mod inputs;
 mod order;
 mod output;
@@ -52,6 +53,9 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = output::only_the_hash(&cmd, &req);
     cmd = order::ls_order(&cmd, &req);
     cmd = inputs::comm_direction(&cmd, &req);
+    cmd = idioms::lsof_pids(&cmd);
+    cmd = idioms::word_count(&cmd, &req);
+    cmd = inputs::names_with_spaces(&cmd, target.cwd);
     inputs::comm_sorted(&cmd, target.shell)
 }
 
