@@ -607,7 +607,7 @@ mod speed {
                 Ok(())
             })
             .unwrap();
-            for m in [1usize, 30, 64] {
+            for m in [1usize, 2, 4, 24, 64] {
                 let lhs = random(m * k, 4.0, 5);
                 let mut dst = vec![0f32; m * n];
                 let (mut old, mut new) = (f64::MAX, f64::MAX);
@@ -620,11 +620,14 @@ mod speed {
                             if !super::super::q4k::matmul(m, k, n, &lhs, w, &mut dst) {
                                 let mut q = vec![BlockQ8K::zeros(); m * k / 256];
                                 BlockQ8K::from_float(&lhs, &mut q);
-                                dst.par_iter_mut().enumerate().for_each(|(c, o)| {
+                                let kb = k / 256;
+                                // dst is row-major: entry i is row i / n, column i % n.
+                                dst.par_iter_mut().enumerate().for_each(|(i, o)| {
+                                    let (r, c) = (i / n, i % n);
                                     *o = BlockQ4K::vec_dot(
                                         k,
-                                        &w[c * k / 256..(c + 1) * k / 256],
-                                        &q,
+                                        &w[c * kb..(c + 1) * kb],
+                                        &q[r * kb..(r + 1) * kb],
                                     );
                                 });
                             }
@@ -636,11 +639,14 @@ mod speed {
                             if !super::super::q6k::matmul(m, k, n, &lhs, w, &mut dst) {
                                 let mut q = vec![BlockQ8K::zeros(); m * k / 256];
                                 BlockQ8K::from_float(&lhs, &mut q);
-                                dst.par_iter_mut().enumerate().for_each(|(c, o)| {
+                                let kb = k / 256;
+                                // dst is row-major: entry i is row i / n, column i % n.
+                                dst.par_iter_mut().enumerate().for_each(|(i, o)| {
+                                    let (r, c) = (i / n, i % n);
                                     *o = BlockQ6K::vec_dot(
                                         k,
-                                        &w[c * k / 256..(c + 1) * k / 256],
-                                        &q,
+                                        &w[c * kb..(c + 1) * kb],
+                                        &q[r * kb..(r + 1) * kb],
                                     );
                                 });
                             }
