@@ -45,6 +45,7 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = find::group_alternatives(&cmd);
     cmd = find::top_level_only(&cmd, &req);
     cmd = units::hours_as_days(&cmd, &req);
+    cmd = units::days_in_minutes(&cmd, &req);
     cmd = output::print_is_not_edit(&cmd, &req);
     cmd = output::decompress_to_stdout(&cmd, &req);
     cmd = output::unrequested_redirect(&cmd, &req);

@@ -5,16 +5,29 @@ use super::{program, rewrite_arg, short_flags, simple_commands, splice, Request}
 /// The number of hours or minutes a request names, in minutes: "48 hours",
 /// "an hour", "30 minutes", "2 hrs".
 fn request_minutes(request: &str) -> Vec<u64> {
+    request_amounts(request, |w| match w {
+        "hour" | "hours" | "hr" | "hrs" => Some(60),
+        "minute" | "minutes" | "min" | "mins" => Some(1),
+        _ => None,
+    })
+}
+
+/// The numbers of days a request names: "2 days", "a day", "the last day".
+fn request_days(request: &str) -> Vec<u64> {
+    request_amounts(request, |w| matches!(w, "day" | "days").then_some(1))
+}
+
+/// Each "N unit" in the request (N a number, or "a"/"an"/"one"/"last"/"past"
+/// for one), times what `per` says the unit is worth.
+fn request_amounts(request: &str, per: impl Fn(&str) -> Option<u64>) -> Vec<u64> {
     let words: Vec<&str> = request
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
     let mut out = Vec::new();
     for (i, w) in words.iter().enumerate() {
-        let per = match *w {
-            "hour" | "hours" | "hr" | "hrs" => 60,
-            "minute" | "minutes" | "min" | "mins" => 1,
-            _ => continue,
+        let Some(per) = per(w) else {
+            continue;
         };
         let n = match i.checked_sub(1).map(|j| words[j]) {
             Some("an" | "a" | "one" | "last" | "past") => Some(1),
@@ -26,6 +39,27 @@ fn request_minutes(request: &str) -> Vec<u64> {
         }
     }
     out
+}
+
+/// "In the last 2 days" as `-mmin -480` (the model's arithmetic, seen): a
+/// request that names one number of days and no hours or minutes gets
+/// `-mtime`, unless the minutes already are those days.
+pub(super) fn days_in_minutes(cmd: &str, req: &Request) -> String {
+    let days = request_days(&req.text);
+    let [n] = days[..] else {
+        return cmd.to_string();
+    };
+    if !request_minutes(&req.text).is_empty() {
+        return cmd.to_string();
+    }
+    rewrite_arg(cmd, "-mmin", |arg| {
+        let (sign, digits) = match arg.strip_prefix(['+', '-']) {
+            Some(d) => (&arg[..1], d),
+            None => ("", arg),
+        };
+        let m: u64 = digits.parse().ok()?;
+        (m != n * 1440).then(|| ("-mtime", format!("{sign}{n}")))
+    })
 }
 
 /// `find -mtime N` counts days and `-mmin N` minutes. When the request
@@ -221,6 +255,41 @@ mod tests {
             ("df --block-size=M .", "space in bytes"),
             ("find . -size +1M", "files over 1 MB in the tree"),
             ("du -sh d", "files bigger than 10 megabytes"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    #[test]
+    fn days_are_mtime() {
+        for (cmd, req, want) in [
+            (
+                "find . -type f -mmin -480",
+                "files changed in the last 2 days",
+                "find . -type f -mtime -2",
+            ),
+            (
+                "find /tmp -mmin +60 -delete",
+                "delete files older than 3 days in /tmp",
+                "find /tmp -mtime +3 -delete",
+            ),
+            (
+                "find . -mmin -1440",
+                "modified in the last day",
+                "find . -mmin -1440",
+            ),
+        ] {
+            assert_eq!(gnu(cmd, req), want, "{req}");
+        }
+        for (cmd, req) in [
+            (
+                "find . -mmin -90",
+                "in the last day and a half (90 minutes)",
+            ),
+            ("find . -mmin -30", "between 2 days and 30 minutes ago"),
+            ("find . -mmin -30", "the last 30 minutes"),
+            ("find . -mtime -2", "files from the last 2 days"),
+            ("find . -mmin -60", "from 1 day or 2 days ago"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }
