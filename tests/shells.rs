@@ -707,7 +707,11 @@ fn hostile_settings_are_harmless(sh: Sh) {
 
     s.text("fake: blocked");
     s.keys(&["C-g"]);
-    s.wait_for("the blocked message", |screen| screen.contains("blocked"));
+    // The message itself: "blocked" alone is already on screen in the
+    // request typed, before the widget has answered.
+    s.wait_for("the blocked message", |screen| {
+        screen.contains("cmdai: blocked: rm -rf ~")
+    });
     s.wait_buffer("the request kept", |b| b == "fake: blocked");
     s.assert_message_once("cmdai: blocked: rm -rf ~", 4);
     clean("blocked");
