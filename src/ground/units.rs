@@ -53,13 +53,18 @@ pub(super) fn days_in_minutes(cmd: &str, req: &Request) -> String {
         return cmd.to_string();
     }
     rewrite_arg(cmd, "-mmin", |arg| {
-        let (sign, digits) = match arg.strip_prefix(['+', '-']) {
-            Some(d) => (&arg[..1], d),
-            None => ("", arg),
-        };
-        let m: u64 = digits.parse().ok()?;
+        let (sign, m) = signed(arg)?;
         (m != n * 1440).then(|| ("-mtime", format!("{sign}{n}")))
     })
+}
+
+/// A `find` time argument split into its sign (`+`, `-` or none) and number.
+fn signed(arg: &str) -> Option<(&str, u64)> {
+    let (sign, digits) = match arg.strip_prefix(['+', '-']) {
+        Some(d) => (&arg[..1], d),
+        None => ("", arg),
+    };
+    Some((sign, digits.parse().ok()?))
 }
 
 /// `find -mtime N` counts days and `-mmin N` minutes. When the request
@@ -70,15 +75,8 @@ pub(super) fn hours_as_days(cmd: &str, req: &Request) -> String {
     if minutes.is_empty() || req.contains("day") {
         return cmd.to_string();
     }
-    let split_sign = |arg: &str| -> Option<(String, u64)> {
-        let (sign, digits) = match arg.strip_prefix(['+', '-']) {
-            Some(d) => (&arg[..1], d),
-            None => ("", arg),
-        };
-        Some((sign.to_string(), digits.parse().ok()?))
-    };
     let cmd = rewrite_arg(cmd, "-mmin", |arg| {
-        let (sign, n) = split_sign(arg)?;
+        let (sign, n) = signed(arg)?;
         if minutes.contains(&n) {
             return None; // the request's own minutes
         }
@@ -86,7 +84,7 @@ pub(super) fn hours_as_days(cmd: &str, req: &Request) -> String {
         Some(("-mmin", format!("{sign}{m}")))
     });
     rewrite_arg(&cmd, "-mtime", |arg| {
-        let (sign, n) = split_sign(arg)?;
+        let (sign, n) = signed(arg)?;
         // The model copied the request's number: N hours or N minutes.
         let m = minutes.iter().find(|&&m| m == n * 60 || m == n)?;
         Some(("-mmin", format!("{sign}{m}")))
