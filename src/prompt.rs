@@ -44,6 +44,10 @@ impl Message {
 pub struct Prompt {
     pub prefix: String,
     pub turn: Vec<Segment>,
+    /// How many of `turn`'s first segments are the same for every request
+    /// made in this directory (the listing): the engine keeps their keys
+    /// and values per directory.
+    pub shared: usize,
 }
 
 /// Worked examples in every prompt (the cached prefix): everyday idioms and
@@ -242,9 +246,13 @@ pub fn build(ctx: &Context, request: &str) -> Prompt {
         "<|im_end|>\n<|im_start|>assistant\n{}",
         primer(ctx.shell)
     )));
+    // Without a listing the shared part is three template tokens: not
+    // worth a pass of their own.
+    let shared = if ctx.listing.is_empty() { 0 } else { 3 };
     Prompt {
         prefix,
         turn: turns,
+        shared,
     }
 }
 
@@ -317,6 +325,7 @@ pub fn build_explain(ctx: &Context, command: &str) -> Prompt {
                 "<|im_end|>\n<|im_start|>assistant\n{EXPLAIN_PRIMER}"
             )),
         ],
+        shared: 0,
     }
 }
 

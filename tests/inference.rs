@@ -73,6 +73,10 @@ fn small_model_answers_and_prefix_cache_is_reused_then_rebuilt_when_corrupt() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "kv"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("prefix-"))
+        })
         .collect();
     assert_eq!(kv.len(), 1, "{kv:?}");
     // Flip bytes in the middle: the checksum catches it, the cache is rebuilt.
@@ -92,6 +96,60 @@ fn small_model_answers_and_prefix_cache_is_reused_then_rebuilt_when_corrupt() {
     std::fs::write(&kv[0], b"garbage").unwrap();
     assert_eq!(prefix_cache(cache.path(), &[]), "built");
     assert_eq!(prefix_cache(cache.path(), &[]), "hit");
+}
+
+/// The segment files (a directory listing's keys and values) in `cache`.
+fn segments(cache: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(cache.join("kv"))
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("segment-"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_directory_listing_is_prefilled_once_and_gives_the_same_answer_from_its_file() {
+    model_file(SMALL);
+    let cache = cache_with_models("listing");
+    let dir = TempDir::new("listing-cwd");
+    std::fs::write(dir.path().join("notes.txt"), "a\n").unwrap();
+    std::fs::create_dir(dir.path().join("photos")).unwrap();
+    let run = |dir: &Path| {
+        json(
+            &cmdai(cache.path())
+                .args(["--model", SMALL, "--json", "--timeout", "900", "--", HIDDEN])
+                .current_dir(dir)
+                .output()
+                .unwrap(),
+        )
+    };
+    let first = run(dir.path());
+    assert_eq!(first["listing_cache"], "built");
+    let second = run(dir.path());
+    assert_eq!(second["listing_cache"], "hit");
+    assert_eq!(second["cmd"], first["cmd"]);
+    let files = segments(cache.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    // A damaged file is noticed and written again; the answer stays.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let third = run(dir.path());
+    assert_eq!(third["listing_cache"], "built");
+    assert_eq!(third["cmd"], first["cmd"]);
+
+    // Another listing is another file; an empty directory has none.
+    std::fs::write(dir.path().join("todo.md"), "b\n").unwrap();
+    assert_eq!(run(dir.path())["listing_cache"], "built");
+    assert_eq!(segments(cache.path()).len(), 2);
+    let empty = TempDir::new("listing-empty");
+    assert!(run(empty.path())["listing_cache"].is_null());
 }
 
 #[test]

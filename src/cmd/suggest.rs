@@ -390,6 +390,7 @@ pub fn print(r: &Runner, s: &Suggestion, out: Output, started: Instant) -> Resul
         "model": r.model_name,
         "shell": r.shell.name(),
         "prefix_cache": cache,
+        "listing_cache": g.and_then(|g| g.shared_cache).map(PrefixCache::name),
         "tokens": {
             "prefix": g.map(|g| g.prefix_tokens),
             "request": g.map(|g| g.request_tokens),
@@ -402,6 +403,7 @@ pub fn print(r: &Runner, s: &Suggestion, out: Output, started: Instant) -> Resul
             "load": round(t.load_ms),
             "tokenize": round(t.tokenize_ms),
             "prefix": round(t.prefix_ms),
+            "listing": round(t.shared_ms),
             "prefill": round(t.prefill_ms),
             "decode": round(t.decode_ms),
             "total": round(started.elapsed().as_secs_f64() * 1000.0),

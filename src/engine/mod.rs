@@ -100,6 +100,8 @@ pub struct Timings {
     pub load_ms: f64,
     pub tokenize_ms: f64,
     pub prefix_ms: f64,
+    /// The turn's shared part (the listing): loaded, or prefilled and saved.
+    pub shared_ms: f64,
     pub prefill_ms: f64,
     pub decode_ms: f64,
 }
@@ -111,6 +113,8 @@ pub struct Generation {
     pub request_tokens: usize,
     pub generated_tokens: usize,
     pub prefix_cache: PrefixCache,
+    /// The directory listing's part of the turn: None when there is none.
+    pub shared_cache: Option<PrefixCache>,
     /// The answer's tokens, forced ones included.
     pub tokens: Vec<u32>,
     /// Runner-up tokens at each greedily decoded step (none when sampling).
@@ -225,13 +229,21 @@ impl Engine {
 
         let start = Instant::now();
         let tokenizer = self.tokenizer.get()?;
-        let mut rest = Vec::new();
-        for seg in &prompt.turn {
-            match seg {
-                crate::prompt::Segment::Template(s) => rest.extend(tokenizer.encode_template(s)?),
-                crate::prompt::Segment::User(s) => rest.extend(tokenizer.encode_plain(s)?),
+        let mut encode = |segments: &[crate::prompt::Segment]| -> Result<Vec<u32>> {
+            let mut ids = Vec::new();
+            for seg in segments {
+                match seg {
+                    crate::prompt::Segment::Template(s) => {
+                        ids.extend(tokenizer.encode_template(s)?)
+                    }
+                    crate::prompt::Segment::User(s) => ids.extend(tokenizer.encode_plain(s)?),
+                }
             }
-        }
+            Ok(ids)
+        };
+        let shared = prompt.shared.min(prompt.turn.len());
+        let head = encode(&prompt.turn[..shared])?;
+        let mut rest = encode(&prompt.turn[shared..])?;
         let stop_ids: Vec<u32> = ["<|im_end|>", "<|endoftext|>"]
             .iter()
             .filter_map(|t| tokenizer.token_id(t))
@@ -241,6 +253,7 @@ impl Engine {
             opts.temperature <= 0.0 && speculate::enabled() && self.model.checks_are_cheap();
         let drafter = if speculate {
             let mut h = tokenizer.encode_template(&prompt.prefix)?;
+            h.extend_from_slice(&head);
             h.extend_from_slice(&rest);
             h.extend_from_slice(&opts.forced);
             let mut barriers = stop_ids.clone();
@@ -255,13 +268,25 @@ impl Engine {
         let text = tokenizer.decode(&out)?;
         rest.extend_from_slice(&out);
         let limit = self.model.config.context;
-        if cache.len + rest.len() + opts.max_tokens > limit {
+        let prompt_len = cache.len + head.len() + rest.len();
+        if prompt_len + opts.max_tokens > limit {
             return Err(Error::usage(format!(
-                "the request is too long ({} tokens with the prompt; the limit is {}): shorten it",
-                cache.len + rest.len(),
+                "the request is too long ({prompt_len} tokens with the prompt; the limit is {}): shorten it",
                 limit - opts.max_tokens
             )));
         }
+        let start = Instant::now();
+        let shared_cache = if head.is_empty() {
+            None
+        } else {
+            let text = segments_text(&prompt.turn[..shared]);
+            let at = opts.cache_dir.as_ref().map(|dir| {
+                let key = prefix_cache::segment_key(&self.model_id, &prompt.prefix, &text);
+                (prefix_cache::segment_path(dir, &key), key)
+            });
+            Some(shared_turn(&self.model, &head, at, &mut cache)?)
+        };
+        t.shared_ms = ms(start);
         let start = Instant::now();
         let logits = self.model.forward(&rest, &mut cache)?;
         t.prefill_ms = ms(start);
@@ -282,7 +307,8 @@ impl Engine {
             text: answer.text,
             timings: t,
             prefix_tokens,
-            request_tokens: rest.len() - opts.forced.len(),
+            request_tokens: head.len() + rest.len() - opts.forced.len(),
+            shared_cache,
             generated_tokens: answer.generated,
             prefix_cache: cache_state,
             tokens: answer.out,
@@ -412,6 +438,48 @@ impl Engine {
         }
         Ok(cache)
     }
+}
+
+/// Appends the keys and values of `head` (the turn's part that is the same
+/// for every request in a directory) to `cache`: from its segment file when
+/// `at` has one, else run as a pass of its own and saved. Always its own
+/// pass, so a request computes the same whether the file was there or not.
+fn shared_turn(
+    model: &qwen2::Model,
+    head: &[u32],
+    at: Option<(PathBuf, [u8; 32])>,
+    cache: &mut qwen2::KvCache,
+) -> Result<PrefixCache> {
+    let c = &model.config;
+    if let Some((path, key)) = &at {
+        if prefix_cache::append_segment(path, key, c, cache).is_ok() {
+            return Ok(PrefixCache::Hit);
+        }
+    }
+    let from = cache.len;
+    model.forward(head, cache)?;
+    let Some((path, key)) = at else {
+        return Ok(PrefixCache::Off);
+    };
+    // A read-only or full cache dir only costs speed, never the answer.
+    Ok(
+        match prefix_cache::save_segment(&path, &key, c, cache, from) {
+            Ok(()) => PrefixCache::Built,
+            Err(_) => PrefixCache::Unsaved,
+        },
+    )
+}
+
+/// The segments' text, each marked with its kind (which changes its
+/// tokens), for the segment file's key.
+fn segments_text(segments: &[crate::prompt::Segment]) -> String {
+    segments
+        .iter()
+        .map(|seg| match seg {
+            crate::prompt::Segment::Template(s) => format!("\0T{s}"),
+            crate::prompt::Segment::User(s) => format!("\0U{s}"),
+        })
+        .collect()
 }
 
 /// The CPU kernels this machine runs, for benchmarks and bug reports.

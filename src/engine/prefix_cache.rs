@@ -6,7 +6,13 @@
 //! stored as f16, and read back with one mapping on later calls, straight
 //! into buffers with room for the request and the answer.
 //!
-//! File layout (little endian):
+//! The start of the turn that names the directory's files is the same for
+//! every request made there, and a user presses Ctrl-G many times in one
+//! directory: its keys and values are kept too, as a *segment* (positions
+//! after the prefix), one small file per directory listing, the most recent
+//! few only.
+//!
+//! File layout (little endian), the same for both with their own magic:
 //! `magic[8] | key[32] | n_layer u32 | n_kv u32 | len u32 | head_dim u32 |
 //!  data: n_layer × {K, V} × n_kv × len × head_dim f16 | crc32(data) u32`
 //!
@@ -17,7 +23,7 @@
 
 use crate::engine::qwen2::{Config, KvCache};
 use crate::error::Result;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use half::{f16, slice::HalfFloatSliceExt};
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -25,11 +31,14 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"CMDAIKV2";
+const SEGMENT_MAGIC: &[u8; 8] = b"CMDAISG1";
 const HEADER: usize = 8 + 32 + 16;
 const TRAILER: usize = 4;
 /// Positions kept free after the prefix: a request, its listing and the
 /// answer fit without the buffers growing.
 const ROOM: usize = 256;
+/// Segment files kept: one per directory listing recently asked in.
+const SEGMENTS_KEPT: usize = 16;
 
 /// Identifies a prefix cache: the model file (whose tokenizer turns the
 /// text into the same tokens every time) and the exact prefix text.
@@ -38,6 +47,15 @@ pub fn cache_key(model_id: &str, prefix: &str) -> [u8; 32] {
     h.update(model_id.as_bytes());
     h.update([0u8]);
     h.update(prefix.as_bytes());
+    h.finalize().into()
+}
+
+/// Identifies a segment: the prefix it follows (model and text) and the
+/// segment's own text.
+pub fn segment_key(model_id: &str, prefix: &str, segment: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(cache_key(model_id, prefix));
+    h.update(segment.as_bytes());
     h.finalize().into()
 }
 
@@ -53,17 +71,15 @@ pub enum Miss {
     Invalid(&'static str),
 }
 
-/// Loads a cache written by `save` for this exact key and model shape.
-pub fn load(
-    path: &Path,
+/// The stored positions of a cache file, checked against `key` and the
+/// model's shape: `(len, f16 data)`.
+fn check<'a>(
+    map: &'a [u8],
+    magic: &[u8; 8],
     key: &[u8; 32],
     c: &Config,
-    device: &Device,
-) -> std::result::Result<KvCache, Miss> {
-    let file = std::fs::File::open(path).map_err(|_| Miss::Absent)?;
-    // SAFETY: cache files are only ever replaced by rename, never rewritten.
-    let map = unsafe { Mmap::map(&file) }.map_err(|_| Miss::Invalid("unreadable"))?;
-    if map.len() < HEADER + TRAILER || &map[..8] != MAGIC {
+) -> std::result::Result<(usize, &'a [u8]), Miss> {
+    if map.len() < HEADER + TRAILER || &map[..8] != magic {
         return Err(Miss::Invalid("bad header"));
     }
     if &map[8..40] != key {
@@ -77,19 +93,29 @@ pub fn load(
     if (n_layer, n_kv, hd) != (c.n_layer, c.n_kv_head, c.head_dim) || len == 0 {
         return Err(Miss::Invalid("model shape differs"));
     }
-    let per = n_kv * len * hd;
-    let data_len = n_layer * 2 * per * 2;
+    let data_len = n_layer * 2 * n_kv * len * hd * 2;
     if map.len() != HEADER + data_len + TRAILER {
         return Err(Miss::Invalid("wrong size"));
     }
     let data = &map[HEADER..HEADER + data_len];
-    let stored = &map[HEADER + data_len..];
-    if crc32fast::hash(data).to_le_bytes() != stored {
+    if crc32fast::hash(data).to_le_bytes() != map[HEADER + data_len..] {
         return Err(Miss::Invalid("checksum mismatch"));
     }
-    let cap = len + ROOM;
-    // One buffer per layer's K and V, `(n_kv, cap, hd)`, converted in parallel.
-    let buffers: Vec<Vec<f32>> = (0..n_layer * 2)
+    Ok((len, data))
+}
+
+fn map_file(path: &Path) -> std::result::Result<Mmap, Miss> {
+    let file = std::fs::File::open(path).map_err(|_| Miss::Absent)?;
+    // SAFETY: cache files are only ever replaced by rename, never rewritten.
+    unsafe { Mmap::map(&file) }.map_err(|_| Miss::Invalid("unreadable"))
+}
+
+/// `n_layer × {K, V}` buffers of `(n_kv, cap, hd)` f32, the first `len`
+/// positions of each from `data`, converted in parallel.
+fn buffers(data: &[u8], c: &Config, len: usize, cap: usize) -> Vec<Vec<f32>> {
+    let (n_kv, hd) = (c.n_kv_head, c.head_dim);
+    let per = n_kv * len * hd;
+    (0..c.n_layer * 2)
         .into_par_iter()
         .map(|i| {
             let bytes = &data[i * per * 2..(i + 1) * per * 2];
@@ -103,15 +129,124 @@ pub fn load(
             }
             out
         })
-        .collect();
+        .collect()
+}
+
+fn pairs(
+    buffers: Vec<Vec<f32>>,
+    shape: (usize, usize, usize),
+    device: &Device,
+) -> std::result::Result<Vec<(Tensor, Tensor)>, Miss> {
     let mut tensors = buffers
         .into_iter()
-        .map(|b| Tensor::from_vec(b, (n_kv, cap, hd), device).map_err(|_| Miss::Invalid("tensor")));
-    let mut layers = Vec::with_capacity(n_layer);
+        .map(|b| Tensor::from_vec(b, shape, device).map_err(|_| Miss::Invalid("tensor")));
+    let mut layers = Vec::new();
     while let (Some(k), Some(v)) = (tensors.next(), tensors.next()) {
         layers.push((k?, v?));
     }
+    Ok(layers)
+}
+
+/// Loads a cache written by `save` for this exact key and model shape.
+pub fn load(
+    path: &Path,
+    key: &[u8; 32],
+    c: &Config,
+    device: &Device,
+) -> std::result::Result<KvCache, Miss> {
+    let map = map_file(path)?;
+    let (len, data) = check(&map, MAGIC, key, c)?;
+    let cap = len + ROOM;
+    let layers = pairs(
+        buffers(data, c, len, cap),
+        (c.n_kv_head, cap, c.head_dim),
+        device,
+    )?;
     Ok(KvCache { layers, len })
+}
+
+/// Appends a segment written by `save_segment` for this key to `cache`.
+pub fn append_segment(
+    path: &Path,
+    key: &[u8; 32],
+    c: &Config,
+    cache: &mut KvCache,
+) -> std::result::Result<(), Miss> {
+    let map = map_file(path)?;
+    let (len, data) = check(&map, SEGMENT_MAGIC, key, c)?;
+    let device = cache.device().map_err(|_| Miss::Invalid("empty cache"))?;
+    let layers = pairs(
+        buffers(data, c, len, len),
+        (c.n_kv_head, len, c.head_dim),
+        &device,
+    )?;
+    cache
+        .append(&layers)
+        .map_err(|_| Miss::Invalid("cannot append"))?;
+    // The newest files are the ones kept (see `prune_segments`).
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+    Ok(())
+}
+
+/// Writes positions `from..` of `cache` as a segment, after rounding them in
+/// `cache` to what the file holds, so this call computes on exactly the
+/// values that later calls load. Keeps the newest few segment files.
+pub fn save_segment(
+    path: &Path,
+    key: &[u8; 32],
+    c: &Config,
+    cache: &mut KvCache,
+    from: usize,
+) -> Result<()> {
+    let mut data = Vec::new();
+    let mut rounded = Vec::with_capacity(cache.layers.len());
+    for (k, v) in &cache.layers {
+        let mut pair = Vec::with_capacity(2);
+        for t in [k, v] {
+            let seg = t.narrow(1, from, cache.len - from)?.to_dtype(DType::F16)?;
+            for x in seg.flatten_all()?.to_vec1::<f16>()? {
+                data.extend_from_slice(&x.to_le_bytes());
+            }
+            pair.push(seg.to_dtype(DType::F32)?);
+        }
+        rounded.push((pair.remove(0), pair.remove(0)));
+    }
+    let len = cache.len;
+    cache.truncate(from);
+    cache.append(&rounded)?;
+    debug_assert_eq!(cache.len, len);
+    write(path, SEGMENT_MAGIC, key, c, len - from, &data)?;
+    if let Some(dir) = path.parent() {
+        prune_segments(dir, SEGMENTS_KEPT);
+    }
+    Ok(())
+}
+
+/// Removes all but the `keep` most recently used segment files.
+fn prune_segments(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("segment-") && name.ends_with(".kv")
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, path) in files.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+pub fn segment_path(dir: &Path, key: &[u8; 32]) -> PathBuf {
+    let hex: String = key[..12].iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("segment-{hex}.kv"))
 }
 
 /// Writes the cache atomically: a unique temp file, then rename, so a reader
@@ -126,13 +261,60 @@ pub fn save(path: &Path, key: &[u8; 32], c: &Config, cache: &KvCache) -> Result<
             }
         }
     }
+    write(path, MAGIC, key, c, len, &data)
+}
+
+fn write(
+    path: &Path,
+    magic: &[u8; 8],
+    key: &[u8; 32],
+    c: &Config,
+    len: usize,
+    data: &[u8],
+) -> Result<()> {
     let mut out = Vec::with_capacity(HEADER + data.len() + TRAILER);
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     out.extend_from_slice(key);
     for v in [c.n_layer, c.n_kv_head, len, c.head_dim] {
         out.extend_from_slice(&(v as u32).to_le_bytes());
     }
-    out.extend_from_slice(&data);
-    out.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
     crate::fsutil::write_atomic(path, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_most_recently_used_segments_only() {
+        let dir = std::env::temp_dir().join(format!("cmdai-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = std::time::SystemTime::now();
+        for i in 0..6u64 {
+            let f = std::fs::File::create(dir.join(format!("segment-{i}.kv"))).unwrap();
+            f.set_modified(now - std::time::Duration::from_secs(100 - i))
+                .unwrap();
+        }
+        std::fs::write(dir.join("prefix-0.kv"), "").unwrap();
+        prune_segments(&dir, 4);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            left,
+            [
+                "prefix-0.kv",
+                "segment-2.kv",
+                "segment-3.kv",
+                "segment-4.kv",
+                "segment-5.kv"
+            ]
+        );
+    }
 }

@@ -109,6 +109,28 @@ impl KvCache {
         })
     }
 
+    pub fn device(&self) -> candle_core::Result<Device> {
+        match self.layers.first() {
+            Some((k, _)) => Ok(k.device().clone()),
+            None => Err(candle_core::Error::Msg("a cache without layers".into())),
+        }
+    }
+
+    /// Appends positions given per layer as `(K, V)`, `(n_kv_head, m,
+    /// head_dim)` each: a stored segment's.
+    pub fn append(&mut self, layers: &[(Tensor, Tensor)]) -> candle_core::Result<()> {
+        if layers.len() != self.layers.len() {
+            return Err(candle_core::Error::Msg("a segment of another model".into()));
+        }
+        let m = layers.first().map_or(Ok(0), |(k, _)| k.dim(1))?;
+        self.reserve(m)?;
+        for (l, (k, v)) in layers.iter().enumerate() {
+            self.write(l, k, v)?;
+        }
+        self.len += m;
+        Ok(())
+    }
+
     /// Positions that fit without growing.
     pub fn capacity(&self) -> usize {
         self.layers
