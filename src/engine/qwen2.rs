@@ -362,13 +362,13 @@ impl Model {
 }
 
 impl Model {
-    /// Attention for up to `attention::MAX_ROWS` new rows with cmdai's CPU
+    /// Attention for up to `attention::max_rows` new rows with cmdai's CPU
     /// kernel, reading the cache buffers in place; None where it does not
     /// apply (other devices, long prompts), for candle's matmuls to run.
     fn attend_few(&self, q: &Tensor, keys: &Tensor, values: &Tensor) -> Result<Option<Tensor>> {
         let c = &self.config;
         let rows = q.dim(1)?;
-        if !self.device.is_cpu() || rows > attention::MAX_ROWS {
+        if !self.device.is_cpu() || rows > attention::max_rows(c.head_dim) {
             return Ok(None);
         }
         let len = keys.dim(1)?;
