@@ -23,3 +23,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     result.context(Kind::Other, || format!("cannot write {}", path.display()))
 }
+
+/// Asks for a weights mapping to be backed by 2 MiB pages where the kernel
+/// can (Linux with large folios in the page cache, e.g. ext4 since 6.16):
+/// pages read from disk through such a mapping stay cached as 2 MiB folios,
+/// and every later process maps a gigabyte of weights with ~500 faults
+/// instead of ~15,000 (touching all of the 1.5B's tile file: 74 → 6 ms).
+/// Elsewhere it is a no-op.
+pub fn prefer_huge_pages(map: &memmap2::Mmap) {
+    #[cfg(target_os = "linux")]
+    let _ = map.advise(memmap2::Advice::HugePage);
+    #[cfg(not(target_os = "linux"))]
+    let _ = map;
+}
+
+/// Drops `path`'s pages from the page cache (those no process maps), so the
+/// next read comes from disk through a mapping that asked for 2 MiB pages:
+/// a file just written, or read before, is cached in 4 KiB pages.
+pub fn drop_cached_pages(path: &Path) {
+    #[cfg(target_os = "linux")]
+    if let Ok(file) = std::fs::File::open(path) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid descriptor; the call only advises the kernel.
+        let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+}

@@ -29,7 +29,12 @@ pub fn prepare(model: &ResolvedModel, name: &str, quiet: bool) -> Result<PrefixC
         announce: false,
         ..t
     });
+    // Read back from disk below, as 2 MiB pages where the kernel can: a
+    // downloaded or just-built file is cached in small ones (see
+    // `fsutil::prefer_huge_pages`).
+    crate::fsutil::drop_cached_pages(&model.path);
     if let Some(at) = &tiles {
+        crate::fsutil::drop_cached_pages(&at.path);
         // Checked in full here only: a damaged file (a bad disk, an edit) is
         // removed and built again. Requests check the header alone.
         let len = std::fs::metadata(&model.path).map(|m| m.len()).unwrap_or(0);

@@ -379,15 +379,13 @@ impl Model {
         else {
             return Ok(None);
         };
-        // The cache's buffers: heads `kv_stride` apart, positions packed.
+        // The cache's buffers (views of one allocation, see
+        // `prefix_cache`): heads `kv_stride` apart, positions packed.
         let kv_stride = kl.stride()[0];
-        if kl.stride() != vl.stride()
-            || kl.stride()[1..] != [c.head_dim, 1]
-            || kl.start_offset() != 0
-            || vl.start_offset() != 0
-        {
+        if kl.stride() != vl.stride() || kl.stride()[1..] != [c.head_dim, 1] {
             return Ok(None);
         }
+        let (k, v) = (&k[kl.start_offset()..], &v[vl.start_offset()..]);
         let shape = attention::Shape {
             n_head: c.n_head,
             n_kv_head: c.n_kv_head,

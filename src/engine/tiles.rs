@@ -370,6 +370,7 @@ impl TileSet {
         let file = std::fs::File::open(path).map_err(|_| Miss::Absent)?;
         // SAFETY: tile files are only ever replaced by rename, never rewritten.
         let map = unsafe { Mmap::map(&file) }.map_err(|_| Miss::Invalid("unreadable"))?;
+        crate::fsutil::prefer_huge_pages(&map);
         let mut r = Reader { b: &map, at: 0 };
         if r.take(8)? != MAGIC {
             return Err(Miss::Invalid("not a tile file"));
@@ -547,7 +548,9 @@ pub fn build(g: &Gguf, model_id: &str, path: &Path) -> Result<()> {
         out.write_all(&header)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        crate::fsutil::drop_cached_pages(path);
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
