@@ -153,6 +153,40 @@ fn a_directory_listing_is_prefilled_once_and_gives_the_same_answer_from_its_file
 }
 
 #[test]
+fn names_in_other_scripts_survive_the_ascii_answer_vocabulary() {
+    // Answers are built from ASCII tokens plus the request's and listing's
+    // own: a name with accents or in another script must come through.
+    model_file(SMALL);
+    let cache = cache_with_models("names");
+    let dir = TempDir::new("names-cwd");
+    for name in ["café.txt", "日本語.md"] {
+        std::fs::write(dir.path().join(name), "x\n").unwrap();
+    }
+    for (request, name) in [
+        ("show the contents of café.txt", "café.txt"),
+        ("count the lines in 日本語.md", "日本語.md"),
+    ] {
+        let v = json(
+            &cmdai(cache.path())
+                .args([
+                    "--model",
+                    SMALL,
+                    "--json",
+                    "--timeout",
+                    "900",
+                    "--",
+                    request,
+                ])
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        );
+        let cmd = v["cmd"].as_str().unwrap();
+        assert!(cmd.contains(name), "{request}: {cmd}");
+    }
+}
+
+#[test]
 fn every_shell_shares_one_prefix_cache() {
     model_file(SMALL);
     let cache = cache_with_models("shells");

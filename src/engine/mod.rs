@@ -244,6 +244,17 @@ impl Engine {
         let shared = prompt.shared.min(prompt.turn.len());
         let head = encode(&prompt.turn[..shared])?;
         let mut rest = encode(&prompt.turn[shared..])?;
+        // An answer is a command: ASCII tokens and single bytes, plus those
+        // the request and the listing are made of (a name in another
+        // script). The head's tiles with none of them are not computed.
+        let mut allowed = tokenizer.plain().to_vec();
+        allowed.resize(self.model.output_rows(), false);
+        for &id in head.iter().chain(&rest).chain(&opts.forced) {
+            if let Some(a) = allowed.get_mut(id as usize) {
+                *a = true;
+            }
+        }
+        self.model.restrict_output(Some(&allowed));
         let stop_ids: Vec<u32> = ["<|im_end|>", "<|endoftext|>"]
             .iter()
             .filter_map(|t| tokenizer.token_id(t))
@@ -297,10 +308,11 @@ impl Engine {
         let mut answer = Answer::new(out, text, finished, opts.max_tokens, stop_ids);
         let mut stats = speculate::Stats::default();
         if opts.temperature > 0.0 {
-            self.sample(logits, opts, &mut answer, &mut cache, &done)?;
+            self.sample(logits, opts, &allowed, &mut answer, &mut cache, &done)?;
         } else {
-            let logits = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
-            stats = self.greedy(logits, drafter, &mut answer, &mut cache, &done)?;
+            let mut logits = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+            mask_logits(&mut logits, &allowed);
+            stats = self.greedy(logits, drafter, &allowed, &mut answer, &mut cache, &done)?;
         }
         t.decode_ms = ms(start);
         Ok(Generation {
@@ -320,8 +332,9 @@ impl Engine {
     /// Temperature sampling, one token per pass.
     fn sample(
         &mut self,
-        mut logits: candle_core::Tensor,
+        logits: candle_core::Tensor,
         opts: &GenOptions,
+        allowed: &[bool],
         answer: &mut Answer,
         cache: &mut qwen2::KvCache,
         done: &impl Fn(&str) -> bool,
@@ -329,12 +342,18 @@ impl Engine {
         let mut sampler = sample::Sampler::new(opts.temperature, opts.seed);
         let tokenizer = self.tokenizer.get()?;
         let text = |ids: &[u32]| tokenizer.decode(ids);
+        let masked = |t: candle_core::Tensor| -> Result<candle_core::Tensor> {
+            let mut v = t.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+            mask_logits(&mut v, allowed);
+            Ok(candle_core::Tensor::new(v, t.device())?)
+        };
+        let mut logits = masked(logits)?;
         while answer.wants_more() {
             let next = sampler.next(&logits)?;
             if !answer.push(next, &text, done)? || !answer.wants_more() {
                 break;
             }
-            logits = self.model.forward(&[next], cache)?;
+            logits = masked(self.model.forward(&[next], cache)?)?;
         }
         Ok(())
     }
@@ -345,6 +364,7 @@ impl Engine {
         &mut self,
         logits: Vec<f32>,
         drafter: Option<speculate::Drafter>,
+        allowed: &[bool],
         answer: &mut Answer,
         cache: &mut qwen2::KvCache,
         done: &impl Fn(&str) -> bool,
@@ -359,7 +379,9 @@ impl Engine {
             } else {
                 model.forward_all(feed, cache)?.flatten_all()?
             };
-            Ok(logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?)
+            let mut logits = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+            mask_logits(&mut logits, allowed);
+            Ok(logits)
         };
         decode::greedy(logits, drafter, answer, &text, done, pass)
     }
@@ -437,6 +459,18 @@ impl Engine {
             progress(cache.len, tokens.len());
         }
         Ok(cache)
+    }
+}
+
+/// Sets the logits of tokens `allowed` does not mark to -inf, in each row
+/// of a `rows × vocab` block.
+fn mask_logits(logits: &mut [f32], allowed: &[bool]) {
+    for row in logits.chunks_mut(allowed.len().max(1)) {
+        for (x, &ok) in row.iter_mut().zip(allowed) {
+            if !ok {
+                *x = f32::NEG_INFINITY;
+            }
+        }
     }
 }
 

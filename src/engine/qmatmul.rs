@@ -212,6 +212,39 @@ impl CustomOp1 for MappedWeight {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.matmul(storage, layout, None)
+    }
+}
+
+/// A weight's matmul that computes only the tiles of 16 rows `live` marks
+/// (the output head restricted to the tokens an answer may hold); the
+/// other outputs are -inf. Without tiles, every row is computed.
+struct LiveRows<'a> {
+    w: &'a MappedWeight,
+    live: &'a [bool],
+}
+
+impl CustomOp1 for LiveRows<'_> {
+    fn name(&self) -> &'static str {
+        "mapped-qmatmul-live-rows"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.w.matmul(storage, layout, Some(self.live))
+    }
+}
+
+impl MappedWeight {
+    fn matmul(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+        live: Option<&[bool]>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let xs = match storage {
             CpuStorage::F32(v) => v,
             _ => candle_core::bail!("mapped-qmatmul expects f32 activations"),
@@ -234,7 +267,9 @@ impl CustomOp1 for MappedWeight {
         // Our own kernels where candle's are slow (see kernels/).
         #[cfg(target_arch = "x86_64")]
         let done = match &self.tiles {
-            Some(t) => super::kernels::tiles::matmul(t.kind, t.bytes(), m, k, n, xs, &mut dst),
+            Some(t) => {
+                super::kernels::tiles::matmul(t.kind, t.bytes(), m, k, n, xs, &mut dst, live)
+            }
             None => false,
         };
         #[cfg(target_arch = "x86_64")]
@@ -352,6 +387,18 @@ impl QLinear {
         match self {
             QLinear::Mapped(w) => x.apply_op1_no_bwd(w),
             QLinear::Device(m) => m.forward(x),
+        }
+    }
+
+    /// As `forward`, computing only the tiles of 16 rows that `live`
+    /// marks where the weight is tiled (elsewhere, all of them): the rest
+    /// may hold anything, and the caller masks them.
+    pub fn forward_live(&self, x: &Tensor, live: Option<&[bool]>) -> candle_core::Result<Tensor> {
+        match (self, live) {
+            (QLinear::Mapped(w), Some(live)) if w.is_tiled() => {
+                x.apply_op1_no_bwd(&LiveRows { w, live })
+            }
+            _ => self.forward(x),
         }
     }
 }

@@ -5,7 +5,7 @@
 use crate::engine::attention;
 use crate::engine::gguf::Gguf;
 use crate::engine::qmatmul::{MappedWeight, QLinear};
-use crate::engine::tiles::TileSet;
+use crate::engine::tiles::{TileSet, TILE_N};
 use crate::error::{Error, Result};
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor, D};
 use std::sync::OnceLock;
@@ -79,6 +79,9 @@ pub struct Model {
     layers: Vec<Layer>,
     norm: Tensor,
     output: QLinear,
+    /// Per tile of 16 output-head rows: whether any token in it may be
+    /// generated (see `restrict_output`). None: every row is computed.
+    live_rows: Option<Vec<bool>>,
     cos: Tensor,
     sin: Tensor,
 }
@@ -238,9 +241,27 @@ impl Model {
             embed,
             layers,
             output,
+            live_rows: None,
             cos,
             sin,
         })
+    }
+
+    /// Skips the output head's tiles in which `allowed` (per token id)
+    /// marks no token, or stops skipping (None). Their logits are then
+    /// garbage or -inf: the caller masks every token it did not allow.
+    pub fn restrict_output(&mut self, allowed: Option<&[bool]>) {
+        self.live_rows = allowed.map(|a| {
+            let n = self.output_rows();
+            (0..n.div_ceil(TILE_N))
+                .map(|t| (t * TILE_N..((t + 1) * TILE_N).min(n)).any(|id| a.get(id) == Some(&true)))
+                .collect()
+        });
+    }
+
+    /// The output head's rows: the vocabulary, padded.
+    pub fn output_rows(&self) -> usize {
+        self.embed.rows()
     }
 
     /// Whether checking drafted tokens pays: a pass over several rows must
@@ -316,7 +337,7 @@ impl Model {
             Logits::All => x,
         };
         let x = candle_nn::ops::rms_norm(&x, &self.norm, c.rms_eps)?;
-        Ok(self.output.forward(&x)?)
+        Ok(self.output.forward_live(&x, self.live_rows.as_deref())?)
     }
 
     fn attention(

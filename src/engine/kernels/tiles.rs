@@ -65,8 +65,11 @@ impl SendPtr {
     }
 }
 
-/// `dst[m×n] = lhs[m×k] · wᵀ`, `w` given as its tiles. Returns false when
-/// not applicable (the caller falls back to the GGUF's blocks).
+/// `dst[m×n] = lhs[m×k] · wᵀ`, `w` given as its tiles, where `live` (one
+/// flag per tile of 16 rows) allows: the columns of other tiles are -inf.
+/// Returns false when not applicable (the caller falls back to the GGUF's
+/// blocks).
+#[allow(clippy::too_many_arguments)]
 pub fn matmul(
     kind: TileKind,
     tiles: &[u8],
@@ -75,6 +78,7 @@ pub fn matmul(
     n: usize,
     lhs: &[f32],
     dst: &mut [f32],
+    live: Option<&[bool]>,
 ) -> bool {
     if !simd::available()
         || m == 0
@@ -83,10 +87,11 @@ pub fn matmul(
         || tiles.len() != kind.tensor_len(n, k)
         || lhs.len() != m * k
         || dst.len() != m * n
+        || live.is_some_and(|l| l.len() != n.div_ceil(TILE_N))
     {
         return false;
     }
-    matmul_with(kind, tiles, m, k, n, lhs, dst, simd::vnni());
+    matmul_with(kind, tiles, m, k, n, lhs, dst, live, simd::vnni());
     true
 }
 
@@ -99,6 +104,7 @@ fn matmul_with(
     n: usize,
     lhs: &[f32],
     dst: &mut [f32],
+    live: Option<&[bool]>,
     vnni: bool,
 ) {
     let kb = k / QK_K;
@@ -113,8 +119,19 @@ fn matmul_with(
         .into_par_iter()
         .with_min_len(per)
         .for_each(|nt| {
-            let t = tiles[nt * tile_row..(nt + 1) * tile_row].as_ptr();
             let cols = (n - nt * TILE_N).min(TILE_N);
+            if live.is_some_and(|l| !l[nt]) {
+                for i in 0..m {
+                    // SAFETY: row i < m, columns nt*16 .. +cols < n; units
+                    // own disjoint column ranges.
+                    unsafe {
+                        std::slice::from_raw_parts_mut(out.at(i * n + nt * TILE_N), cols)
+                            .fill(f32::NEG_INFINITY)
+                    };
+                }
+                return;
+            }
+            let t = tiles[nt * tile_row..(nt + 1) * tile_row].as_ptr();
             for m0 in (0..m).step_by(MT) {
                 let mt = (m - m0).min(MT);
                 let mut res = [[0f32; TILE_N]; MT];
@@ -515,15 +532,26 @@ mod tests {
             let (w, lhs, want) = case::<T>(m, k, n);
             let tiles = tiles_of(kind, &w, n, k);
             let mut got = vec![f32::NAN; m * n];
-            assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut got));
+            assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut got, None));
             assert_close(&got, &want);
+            // Tiles not live are -inf, the others as computed in full.
+            let live: Vec<bool> = (0..n.div_ceil(TILE_N)).map(|t| t % 2 == 1).collect();
+            let mut some = vec![f32::NAN; m * n];
+            assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut some, Some(&live)));
+            for (i, (s, g)) in some.iter().zip(&got).enumerate() {
+                if live[(i % n) / TILE_N] {
+                    assert_eq!(s, g);
+                } else {
+                    assert_eq!(*s, f32::NEG_INFINITY);
+                }
+            }
             // Both instruction sets, whichever this machine picks itself.
             for vnni in [false, true] {
                 if vnni && !simd::vnni() {
                     continue;
                 }
                 let mut got = vec![f32::NAN; m * n];
-                matmul_with(kind, &tiles, m, k, n, &lhs, &mut got, vnni);
+                matmul_with(kind, &tiles, m, k, n, &lhs, &mut got, None, vnni);
                 assert_close(&got, &want);
             }
         }
@@ -554,7 +582,8 @@ mod tests {
             256,
             16,
             &[0.0; 256],
-            &mut dst
+            &mut dst,
+            None
         ));
         // k not a whole number of blocks.
         assert!(!matmul(
@@ -564,7 +593,8 @@ mod tests {
             100,
             16,
             &[0.0; 100],
-            &mut dst
+            &mut dst,
+            None
         ));
     }
 }
@@ -653,7 +683,7 @@ mod speed {
                         }
                     }));
                     new = new.min(time(&mut || {
-                        assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut dst));
+                        assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut dst, None));
                     }));
                 }
                 eprintln!(

@@ -30,6 +30,8 @@ pub struct Tokenizer {
     /// the longest one starting at the leftmost place, as the `tokenizers`
     /// added vocabulary does.
     specials: Vec<Vec<(Vec<u8>, u32)>>,
+    /// Per id: the token is ASCII text or a single byte (see `plain`).
+    plain: Vec<bool>,
 }
 
 /// GGUF token types that `tokenizers` (as candle builds it) treats as
@@ -101,6 +103,7 @@ impl Tokenizer {
             ranks,
             ignore_merges,
             specials: vec![Vec::new(); 256],
+            plain: Vec::new(),
         };
         // Every piece starts as single byte characters; with all 256 in the
         // vocabulary no input character can go missing.
@@ -117,7 +120,21 @@ impl Tokenizer {
             }
         }
         tok.add_specials(g)?;
+        tok.plain = (0..tok.tokens.len() as u32)
+            .map(|id| {
+                let mut b = Vec::new();
+                tok.bpe().token_bytes(id, &mut b);
+                b.len() == 1 || b.is_ascii()
+            })
+            .collect();
         Ok(tok)
+    }
+
+    /// Per token id: ASCII text (templates and special tokens included) or
+    /// a single byte, with which any text can still be spelled. About 62 %
+    /// of Qwen2's vocabulary; the rest are pieces of other scripts.
+    pub fn plain(&self) -> &[bool] {
+        &self.plain
     }
 
     fn add_specials(&mut self, g: &Gguf) -> Result<()> {
