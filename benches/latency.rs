@@ -151,6 +151,51 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&cwd);
+
+    // In a directory with files, as most requests are: the turn starts with
+    // their names. The first request in a directory prefills them; later
+    // ones load them (the listing cache). A new file each run makes the
+    // listing new, so every first request really is one.
+    let project = std::env::temp_dir().join("cmdai-bench-project");
+    let _ = std::fs::remove_dir_all(&project);
+    for d in ["src", "docs", "tests", "scripts"] {
+        let _ = std::fs::create_dir_all(project.join(d));
+    }
+    for f in [
+        "README.md",
+        "Cargo.toml",
+        "Cargo.lock",
+        "notes.txt",
+        "build.sh",
+        "LICENSE",
+    ] {
+        let _ = std::fs::write(project.join(f), "x\n");
+    }
+    let (mut first, mut again) = (Vec::new(), Vec::new());
+    let in_project = |req: &str| {
+        run_timed(
+            Command::new(cmdai_bin())
+                .args(["--model", &name, "--json", "--shell", "bash", "--", req])
+                .current_dir(&project),
+        )
+        .0
+    };
+    for run in 0..runs {
+        for (i, req) in REQUESTS.iter().enumerate() {
+            let _ = std::fs::write(project.join(format!("run{run}-{i}.log")), "x\n");
+            first.push(in_project(req));
+            again.push(in_project(req));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&project);
+    e2e_rows.push((
+        "end to end p50 in a directory of 11 names, first request there".into(),
+        format!("{:.0} ms", median(first)),
+    ));
+    e2e_rows.push((
+        "end to end p50 in a directory of 11 names, a later request (listing loaded)".into(),
+        format!("{:.0} ms", median(again)),
+    ));
     for (i, (how, _, _)) in HOW.into_iter().enumerate() {
         e2e_rows.push((
             format!("end to end p50, all three, {how}"),

@@ -368,7 +368,6 @@ impl Gguf {
         let map = unsafe { Mmap::map(&file) }.context(Kind::Model, || {
             format!("cannot memory-map model file {}", path.display())
         })?;
-        crate::fsutil::prefer_huge_pages(&map);
         if map.len() < 4 || &map[..4] != GGUF_MAGIC {
             return Err(Error::model(format!(
                 "{} is not a GGUF model file; {refetch}",

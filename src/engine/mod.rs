@@ -195,6 +195,12 @@ impl Engine {
             _ => None,
         };
         let tiles_ms = ms(tiles_start);
+        // Before the model reads it: with most weights in the tile file,
+        // the GGUF is read in rows (embeddings, norms), else whole.
+        let dense = tile_set
+            .as_ref()
+            .is_none_or(|set| set.file_len() < gguf.map.len() / 2);
+        crate::fsutil::prefer_huge_pages(&gguf.map, dense);
         let model = qwen2::Model::load(&gguf, device, tile_set.as_ref())?;
         Ok(Engine {
             model,

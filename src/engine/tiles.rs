@@ -370,7 +370,7 @@ impl TileSet {
         let file = std::fs::File::open(path).map_err(|_| Miss::Absent)?;
         // SAFETY: tile files are only ever replaced by rename, never rewritten.
         let map = unsafe { Mmap::map(&file) }.map_err(|_| Miss::Invalid("unreadable"))?;
-        crate::fsutil::prefer_huge_pages(&map);
+        crate::fsutil::prefer_huge_pages(&map, true);
         let mut r = Reader { b: &map, at: 0 };
         if r.take(8)? != MAGIC {
             return Err(Miss::Invalid("not a tile file"));
@@ -463,6 +463,11 @@ impl TileSet {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The file's size.
+    pub fn file_len(&self) -> usize {
+        self.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
