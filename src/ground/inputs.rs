@@ -300,6 +300,44 @@ pub(super) fn names_with_spaces(cmd: &str, cwd: &Path) -> String {
     splice(cmd, edits)
 }
 
+/// Every name of the directory listing pasted as operands (`du -sh src/
+/// docs/ tests/ Cargo.toml README.md`): the prompt shows the listing and
+/// small models copy all of it for "each folder" or "everything here". The
+/// run becomes `*`, which the shell expands to those very names, and is
+/// what a person would type. Only where the listing the model saw was the
+/// whole directory (else `*` would name more than it pasted) and every
+/// name of it is in the run, in any order.
+pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
+    let listing = crate::context::list_dir(cwd);
+    let visible = std::fs::read_dir(cwd).map_or(0, |d| {
+        d.filter_map(|e| e.ok())
+            .take(500)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count()
+    });
+    if listing.len() < 3 || listing.len() != visible {
+        return cmd.to_string();
+    }
+    let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
+    let toks = super::tokens(cmd);
+    let name_at = |t: &Token| {
+        let word = cmd[t.start..t.end].trim_end_matches('/');
+        (!t.quoted).then(|| names.iter().position(|n| *n == word)).flatten()
+    };
+    let mut edits = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let run: Vec<usize> = toks[i..].iter().map_while(|t| name_at(t)).collect();
+        let mut seen = vec![false; names.len()];
+        run.iter().for_each(|&n| seen[n] = true);
+        if run.len() == names.len() && seen.iter().all(|&s| s) {
+            edits.push((toks[i].start, toks[i + run.len() - 1].end, "*".to_string()));
+        }
+        i += run.len().max(1);
+    }
+    splice(cmd, edits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{adapt, gnu, Target};
@@ -453,5 +491,43 @@ mod tests {
             assert_eq!(at(cmd), cmd);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_whole_listing_pasted_becomes_a_glob() {
+        let dir = std::env::temp_dir().join(format!("cmdai-listing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["docs", "src"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        for f in ["Cargo.toml", "README.md", ".hidden"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let at = |cmd: &str| adapt(cmd, "anything", Target::gnu(Shell::Bash, &dir));
+        assert_eq!(at("du -sh docs/ src/ Cargo.toml README.md"), "du -sh *");
+        assert_eq!(
+            at("ls -lhS docs/ src/ Cargo.toml README.md | head -n 3"),
+            "ls -lhS * | head -n 3"
+        );
+        assert_eq!(
+            at("find docs src README.md Cargo.toml -type f -exec wc -l {} +"),
+            "find * -type f -exec wc -l {} +"
+        );
+        // Some of the names, or names inside paths or quotes: as written.
+        for cmd in [
+            "du -sh docs/ src/",
+            "du -sh docs/* src/* Cargo.toml README.md",
+            "du -sh 'docs/' src/ Cargo.toml README.md",
+            "ls",
+        ] {
+            assert_eq!(at(cmd), cmd);
+        }
+        // A listing cut short: `*` would name more than was pasted.
+        for n in 0..30 {
+            std::fs::write(dir.join(format!("extra{n}.txt")), "").unwrap();
+        }
+        let cut = "du -sh docs/ src/ Cargo.toml README.md";
+        assert_eq!(at(cut), cut);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -56,6 +56,7 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = inputs::comm_direction(&cmd, &req);
     cmd = idioms::lsof_pids(&cmd);
     cmd = idioms::word_count(&cmd, &req);
+    cmd = inputs::whole_listing(&cmd, target.cwd);
     cmd = inputs::names_with_spaces(&cmd, target.cwd);
     inputs::comm_sorted(&cmd, target.shell)
 }
