@@ -322,7 +322,9 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
     let toks = super::tokens(cmd);
     let name_at = |t: &Token| {
         let word = cmd[t.start..t.end].trim_end_matches('/');
-        (!t.quoted).then(|| names.iter().position(|n| *n == word)).flatten()
+        (!t.quoted)
+            .then(|| names.iter().position(|n| *n == word))
+            .flatten()
     };
     let mut edits = Vec::new();
     let mut i = 0;
