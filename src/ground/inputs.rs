@@ -329,7 +329,7 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
     let mut edits = Vec::new();
     let mut i = 0;
     while i < toks.len() {
-        let run: Vec<usize> = toks[i..].iter().map_while(|t| name_at(t)).collect();
+        let run: Vec<usize> = toks[i..].iter().map_while(&name_at).collect();
         let mut seen = vec![false; names.len()];
         run.iter().for_each(|&n| seen[n] = true);
         if run.len() == names.len() && seen.iter().all(|&s| s) {
