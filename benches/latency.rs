@@ -154,8 +154,9 @@ fn main() {
 
     // In a directory with files, as most requests are: the turn starts with
     // their names. The first request in a directory prefills them; later
-    // ones load them (the listing cache). A new file each run makes the
-    // listing new, so every first request really is one.
+    // ones load them (the listing cache). One file named for this process
+    // and run (removed after) makes each listing new, so every first
+    // request really is one, in this bench run and the next.
     let project = std::env::temp_dir().join("cmdai-bench-project");
     let _ = std::fs::remove_dir_all(&project);
     for d in ["src", "docs", "tests", "scripts"] {
@@ -182,9 +183,11 @@ fn main() {
     };
     for run in 0..runs {
         for (i, req) in REQUESTS.iter().enumerate() {
-            let _ = std::fs::write(project.join(format!("run{run}-{i}.log")), "x\n");
+            let marker = project.join(format!("run{}-{run}-{i}.log", std::process::id()));
+            let _ = std::fs::write(&marker, "x\n");
             first.push(in_project(req));
             again.push(in_project(req));
+            let _ = std::fs::remove_file(&marker);
         }
     }
     let _ = std::fs::remove_dir_all(&project);
