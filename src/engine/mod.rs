@@ -250,16 +250,11 @@ impl Engine {
         let shared = prompt.shared.min(prompt.turn.len());
         let head = encode(&prompt.turn[..shared])?;
         let mut rest = encode(&prompt.turn[shared..])?;
-        // An answer is a command: ASCII tokens and single bytes, plus those
-        // the request and the listing are made of (a name in another
-        // script). The head's tiles with none of them are not computed.
-        let mut allowed = tokenizer.plain().to_vec();
-        allowed.resize(self.model.output_rows(), false);
-        for &id in head.iter().chain(&rest).chain(&opts.forced) {
-            if let Some(a) = allowed.get_mut(id as usize) {
-                *a = true;
-            }
-        }
+        let allowed = answer_vocabulary(
+            tokenizer.plain(),
+            self.model.output_rows(),
+            head.iter().chain(&rest).chain(&opts.forced),
+        );
         self.model.restrict_output(Some(&allowed));
         let stop_ids: Vec<u32> = ["<|im_end|>", "<|endoftext|>"]
             .iter()
@@ -468,6 +463,25 @@ impl Engine {
     }
 }
 
+/// The tokens an answer may hold, per id of the output head's `rows`: it
+/// is a command, so ASCII tokens and single bytes (`plain`), plus the ones
+/// the prompt's turn is made of (`seen`: a name in another script). The
+/// head's tiles with none of them are not computed.
+fn answer_vocabulary<'a>(
+    plain: &[bool],
+    rows: usize,
+    seen: impl Iterator<Item = &'a u32>,
+) -> Vec<bool> {
+    let mut allowed = plain.to_vec();
+    allowed.resize(rows, false);
+    for &id in seen {
+        if let Some(a) = allowed.get_mut(id as usize) {
+            *a = true;
+        }
+    }
+    allowed
+}
+
 /// Sets the logits of tokens `allowed` does not mark to -inf, in each row
 /// of a `rows × vocab` block.
 fn mask_logits(logits: &mut [f32], allowed: &[bool]) {
@@ -562,4 +576,24 @@ impl PrefixCache {
 
 fn ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_vocabulary_is_plain_tokens_and_the_turns_own() {
+        // Ids past the tokenizer's vocabulary (the head's padding) are out,
+        // unless the turn has them; ids past the head are ignored.
+        let allowed = answer_vocabulary(&[true, false, true], 5, [1u32, 4, 9].iter());
+        assert_eq!(allowed, [true, true, true, false, true]);
+        let mut logits = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        mask_logits(&mut logits, &allowed);
+        let ninf = f32::NEG_INFINITY;
+        assert_eq!(
+            logits,
+            [1.0, 2.0, 3.0, ninf, 5.0, 6.0, 7.0, 8.0, ninf, 10.0]
+        );
+    }
 }
