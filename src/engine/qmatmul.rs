@@ -8,7 +8,7 @@
 //! On GPU devices the weights are uploaded once and candle's own `QMatMul` runs.
 
 use crate::engine::gguf::TensorRef;
-use crate::engine::tiles::Tiles;
+use crate::engine::tiles::{Tiles, TILE_N};
 use crate::error::{Error, Result};
 use candle_core::quantized::k_quants::*;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
@@ -216,9 +216,9 @@ impl CustomOp1 for MappedWeight {
     }
 }
 
-/// A weight's matmul that computes only the tiles of 16 rows `live` marks
-/// (the output head restricted to the tokens an answer may hold); the
-/// other outputs are -inf. Without tiles, every row is computed.
+/// A weight's matmul that skips the groups of 16 rows `live` does not mark
+/// (the output head restricted to the tokens an answer may hold), where
+/// its kernel can: their outputs are -inf or computed anyway.
 struct LiveRows<'a> {
     w: &'a MappedWeight,
     live: &'a [bool],
@@ -285,7 +285,7 @@ impl MappedWeight {
         #[cfg(not(target_arch = "x86_64"))]
         let done = false;
         if !done {
-            with_block_type!(self.dtype, T => vec_dot_matmul::<T>(m, k, n, xs, self.blocks::<T>(), &mut dst));
+            with_block_type!(self.dtype, T => vec_dot_matmul::<T>(m, k, n, xs, self.blocks::<T>(), &mut dst, live));
         }
         let mut out_dims = dims.to_vec();
         if let Some(last) = out_dims.last_mut() {
@@ -300,6 +300,8 @@ impl MappedWeight {
 /// runs on a second, spinning thread pool: on a 2-core machine its workers
 /// spin on the cores rayon's workers need (half the samples of a profiled
 /// request were spent in its barrier).
+/// Rows in groups of 16 that `live` does not mark are skipped and -inf
+/// (the 0.5B's output head is Q8_0, with no tiles).
 fn vec_dot_matmul<T: GgmlType + Sync>(
     m: usize,
     k: usize,
@@ -307,7 +309,9 @@ fn vec_dot_matmul<T: GgmlType + Sync>(
     xs: &[f32],
     w: &[T],
     dst: &mut [f32],
+    live: Option<&[bool]>,
 ) {
+    let dead = |c: usize| live.is_some_and(|l| l.get(c / TILE_N) == Some(&false));
     use rayon::prelude::*;
     let kb = k / T::BLCK_SIZE;
     let mut q = vec![T::VecDotType::zeros(); m * kb];
@@ -323,6 +327,12 @@ fn vec_dot_matmul<T: GgmlType + Sync>(
             let mut j = 0;
             while j + 4 <= out.len() {
                 let c = first + j;
+                // Four rows from a multiple of 4 lie in one group of 16.
+                if dead(c) {
+                    out[j..j + 4].fill(f32::NEG_INFINITY);
+                    j += 4;
+                    continue;
+                }
                 let (a, b, e, f) = T::vec_dot_4(
                     k,
                     weight(c),
@@ -335,7 +345,11 @@ fn vec_dot_matmul<T: GgmlType + Sync>(
                 j += 4;
             }
             for (o, c) in out[j..].iter_mut().zip(first + j..) {
-                *o = T::vec_dot(k, weight(c), &q);
+                *o = if dead(c) {
+                    f32::NEG_INFINITY
+                } else {
+                    T::vec_dot(k, weight(c), &q)
+                };
             }
         });
         return;
@@ -347,6 +361,10 @@ fn vec_dot_matmul<T: GgmlType + Sync>(
         .enumerate()
         .for_each(|(i, out)| {
             for (j, col) in out.chunks_exact_mut(m).enumerate() {
+                if dead(i * chunk + j) {
+                    col.fill(f32::NEG_INFINITY);
+                    continue;
+                }
                 let wr = weight(i * chunk + j);
                 for (r, o) in col.iter_mut().enumerate() {
                     *o = T::vec_dot(k, wr, &q[r * kb..(r + 1) * kb]);
@@ -390,14 +408,13 @@ impl QLinear {
         }
     }
 
-    /// As `forward`, computing only the tiles of 16 rows that `live`
-    /// marks where the weight is tiled (elsewhere, all of them): the rest
-    /// may hold anything, and the caller masks them.
+    /// As `forward`, computing only the groups of 16 rows that `live`
+    /// marks where the kernel can skip rows (tiles, candle's per-row dot
+    /// products; elsewhere all of them): the rest may hold anything, and
+    /// the caller masks them.
     pub fn forward_live(&self, x: &Tensor, live: Option<&[bool]>) -> candle_core::Result<Tensor> {
         match (self, live) {
-            (QLinear::Mapped(w), Some(live)) if w.is_tiled() => {
-                x.apply_op1_no_bwd(&LiveRows { w, live })
-            }
+            (QLinear::Mapped(w), Some(live)) => x.apply_op1_no_bwd(&LiveRows { w, live }),
             _ => self.forward(x),
         }
     }
@@ -424,9 +441,20 @@ mod tests {
         let mut want = vec![0f32; m * n];
         candle_core::quantized::k_quants::matmul::<T>((m, k, n), &xs, &w, &mut want).unwrap();
         let mut got = vec![0f32; m * n];
-        vec_dot_matmul::<T>(m, k, n, &xs, &w, &mut got);
+        vec_dot_matmul::<T>(m, k, n, &xs, &w, &mut got, None);
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        // Groups of 16 rows not live are -inf, the others as computed in full.
+        let live: Vec<bool> = (0..n.div_ceil(TILE_N)).map(|g| g % 3 != 1).collect();
+        let mut some = vec![0f32; m * n];
+        vec_dot_matmul::<T>(m, k, n, &xs, &w, &mut some, Some(&live));
+        for (i, (s, g)) in some.iter().zip(&got).enumerate() {
+            if live[(i % n) / TILE_N] {
+                assert_eq!(s, g);
+            } else {
+                assert_eq!(*s, f32::NEG_INFINITY);
+            }
         }
     }
 
