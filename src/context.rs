@@ -109,15 +109,25 @@ pub fn os_flavour() -> &'static str {
 /// name them in paths more than files). Large directories are cut: the model
 /// only needs a hint of what is here, and the prompt must stay short.
 pub fn list_dir(dir: &Path) -> Vec<String> {
+    listing(dir).0
+}
+
+/// [`list_dir`], and whether it names everything `*` matches there: nothing
+/// cut, no name left out (one with a line break, or not UTF-8).
+pub fn listing(dir: &Path) -> (Vec<String>, bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
+    let entries: Vec<_> = entries.filter_map(|e| e.ok()).take(500).collect();
+    let read_all = entries.len() < 500;
+    let mut visible = 0;
     let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .take(500)
+        .iter()
+        .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
+        .inspect(|_| visible += 1)
         .filter_map(|e| {
             let name = e.file_name().to_str()?.to_string();
-            if name.starts_with('.') || name.contains(['\n', '\r']) {
+            if name.contains(['\n', '\r']) {
                 return None;
             }
             let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
@@ -134,7 +144,8 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
         bytes += n.len() + 1;
         out.push(n);
     }
-    out
+    let whole = read_all && out.len() == visible;
+    (out, whole)
 }
 
 #[cfg(test)]

@@ -308,14 +308,8 @@ pub(super) fn names_with_spaces(cmd: &str, cwd: &Path) -> String {
 /// whole directory (else `*` would name more than it pasted) and every
 /// name of it is in the run, in any order.
 pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
-    let listing = crate::context::list_dir(cwd);
-    let visible = std::fs::read_dir(cwd).map_or(0, |d| {
-        d.filter_map(|e| e.ok())
-            .take(500)
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .count()
-    });
-    if listing.len() < 3 || listing.len() != visible {
+    let (listing, whole) = crate::context::listing(cwd);
+    if listing.len() < 3 || !whole {
         return cmd.to_string();
     }
     let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
