@@ -42,8 +42,16 @@ const SEGMENTS_KEPT: usize = 16;
 
 /// Identifies a prefix cache: the model file (whose tokenizer turns the
 /// text into the same tokens every time) and the exact prefix text.
+/// The engine's arithmetic: bumped whenever a kernel change moves the keys
+/// and values in the last bits (summation order, a new weight layout), so
+/// that a cache made by an older build is not mixed with this build's own
+/// computation (a hit and a miss then give different answers).
+const NUMERICS: &str = "q8-tiles-1";
+
 pub fn cache_key(model_id: &str, prefix: &str) -> [u8; 32] {
     let mut h = Sha256::new();
+    h.update(NUMERICS.as_bytes());
+    h.update([0u8]);
     h.update(model_id.as_bytes());
     h.update([0u8]);
     h.update(prefix.as_bytes());

@@ -301,7 +301,7 @@ impl MappedWeight {
 /// spin on the cores rayon's workers need (half the samples of a profiled
 /// request were spent in its barrier).
 /// Rows in groups of 16 that `live` does not mark are skipped and -inf
-/// (the 0.5B's output head is Q8_0, with no tiles).
+/// (weights without tiles: no tile file yet, or a CPU without AVX2).
 fn vec_dot_matmul<T: GgmlType + Sync>(
     m: usize,
     k: usize,

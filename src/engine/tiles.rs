@@ -1,5 +1,5 @@
-//! Pre-laid-out ("tiled") weights: the Q4_K and Q6_K layer weights
-//! rearranged so one SIMD load holds four values of each of 16 output rows,
+//! Pre-laid-out ("tiled") weights: the Q4_K, Q6_K, Q5_0 and Q8_0 layer
+//! weights rearranged so one SIMD load holds four values of each of 16 output rows,
 //! the order the multi-row kernels (`kernels::tiles`) consume them in.
 //!
 //! Laying out a gigabyte takes seconds, longer than a helper process lives
@@ -44,8 +44,8 @@ const QK_K: usize = 256;
 
 const MAGIC: &[u8; 8] = b"CMDAITL1";
 /// Bumped with any change to the layout below or to the header, or to the
-/// weights laid out (2: the output head too).
-const VERSION: u32 = 2;
+/// weights laid out (2: the output head too; 3: Q5_0 and Q8_0).
+const VERSION: u32 = 3;
 const ALIGN: usize = 64;
 
 /// Q4_K tile: 16 rows × 256 values (one k-block).
@@ -75,10 +75,22 @@ pub mod q6k {
     pub const SIZE: usize = 3360;
 }
 
+/// Q8 tile: 16 rows × 32 values, from a Q8_0 or a Q5_0 weight (whose
+/// values, -16..16, are bytes here too: a third more bytes than its blocks,
+/// for one kernel that multiplies bytes without unpacking them).
+/// `d: [f16; 16] | qs: [group of 4 values 8][row 16][4] u8`, each value
+/// stored + 128 (unsigned, as the multiply wants it).
+pub mod q8 {
+    pub const D: usize = 0;
+    pub const QS: usize = 32;
+    pub const SIZE: usize = 544;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileKind {
     Q4K,
     Q6K,
+    Q8,
 }
 
 impl TileKind {
@@ -86,6 +98,7 @@ impl TileKind {
         match dtype {
             GgmlDType::Q4K => Some(TileKind::Q4K),
             GgmlDType::Q6K => Some(TileKind::Q6K),
+            GgmlDType::Q8_0 | GgmlDType::Q5_0 => Some(TileKind::Q8),
             _ => None,
         }
     }
@@ -94,6 +107,7 @@ impl TileKind {
         match self {
             TileKind::Q4K => 1,
             TileKind::Q6K => 2,
+            TileKind::Q8 => 3,
         }
     }
 
@@ -101,6 +115,7 @@ impl TileKind {
         match c {
             1 => Some(TileKind::Q4K),
             2 => Some(TileKind::Q6K),
+            3 => Some(TileKind::Q8),
             _ => None,
         }
     }
@@ -109,20 +124,33 @@ impl TileKind {
         match self {
             TileKind::Q4K => q4k::SIZE,
             TileKind::Q6K => q6k::SIZE,
+            TileKind::Q8 => q8::SIZE,
         }
     }
 
-    fn block_size(self) -> usize {
+    /// Values of a row in one tile (a block of the source format).
+    pub fn block_len(self) -> usize {
         match self {
-            TileKind::Q4K => 144,
-            TileKind::Q6K => 210,
+            TileKind::Q4K | TileKind::Q6K => QK_K,
+            TileKind::Q8 => 32,
         }
     }
 
     /// Bytes of the tiles of a `rows × cols` weight, the last tile padded
     /// with zero rows.
     pub fn tensor_len(self, rows: usize, cols: usize) -> usize {
-        rows.div_ceil(TILE_N) * (cols / QK_K) * self.tile_size()
+        rows.div_ceil(TILE_N) * (cols / self.block_len()) * self.tile_size()
+    }
+}
+
+/// Bytes of one GGUF block of the formats tiles are made from.
+fn gguf_block_size(dtype: GgmlDType) -> usize {
+    match dtype {
+        GgmlDType::Q4K => 144,
+        GgmlDType::Q6K => 210,
+        GgmlDType::Q8_0 => 34,
+        GgmlDType::Q5_0 => 22,
+        _ => 0,
     }
 }
 
@@ -201,18 +229,54 @@ fn pack_q6k(w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]
     }
 }
 
-/// The tiles of a whole `rows × cols` weight given as GGUF block bytes,
-/// ordered `[row tile][k-block]`, handed to `sink` a batch at a time so a
-/// big tensor never sits in memory twice.
+/// As `pack_q4k`, for Q8_0 (`d: f16 | qs: [i8; 32]`) and Q5_0 (`d: f16 |
+/// qh: u32 | qs: [u8; 16]`: value j has its low four bits in byte j % 16,
+/// low nibble for j < 16, and its fifth in bit j of `qh`; minus 16).
+fn pack_q8(dtype: GgmlDType, w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]) {
+    let size = gguf_block_size(dtype);
+    for r in 0..TILE_N {
+        let row = t * TILE_N + r;
+        if row >= rows {
+            break;
+        }
+        let blk = &w[(row * kb + b) * size..(row * kb + b + 1) * size];
+        out[q8::D + 2 * r..q8::D + 2 * r + 2].copy_from_slice(&blk[0..2]);
+        let val = |j: usize| -> i8 {
+            if dtype == GgmlDType::Q5_0 {
+                let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
+                let nib = if j < 16 {
+                    blk[6 + j] & 0xF
+                } else {
+                    blk[6 + j - 16] >> 4
+                };
+                (nib | (((qh >> j) & 1) as u8) << 4) as i8 - 16
+            } else {
+                blk[2 + j] as i8
+            }
+        };
+        for g in 0..8 {
+            for j in 0..4 {
+                out[q8::QS + (g * TILE_N + r) * 4 + j] = (val(4 * g + j) as u8) ^ 0x80;
+            }
+        }
+    }
+}
+
+/// The tiles of a whole `rows × cols` weight given as GGUF block bytes
+/// (of type `dtype`), ordered `[row tile][k-block]`, handed to `sink` a
+/// batch at a time so a big tensor never sits in memory twice.
 pub fn pack(
-    kind: TileKind,
+    dtype: GgmlDType,
     w: &[u8],
     rows: usize,
     cols: usize,
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     use rayon::prelude::*;
-    let kb = cols / QK_K;
+    let Some(kind) = TileKind::of(dtype) else {
+        return Err(std::io::Error::other("not a tileable type"));
+    };
+    let kb = cols / kind.block_len();
     let size = kind.tile_size();
     let n_tiles = rows.div_ceil(TILE_N);
     // About a megabyte per batch, laid out on all cores.
@@ -227,6 +291,7 @@ pub fn pack(
             match kind {
                 TileKind::Q4K => pack_q4k(w, rows, kb, t, b, out),
                 TileKind::Q6K => pack_q6k(w, rows, kb, t, b, out),
+                TileKind::Q8 => pack_q8(dtype, w, rows, kb, t, b, out),
             }
         });
         sink(&buf)?;
@@ -234,9 +299,9 @@ pub fn pack(
     Ok(())
 }
 
-/// Whether a weight can be tiled: k-quants whose rows are whole blocks.
+/// Whether a weight can be tiled: a type with tiles, rows of whole blocks.
 pub fn tileable(dtype: GgmlDType, cols: usize) -> Option<TileKind> {
-    TileKind::of(dtype).filter(|_| cols > 0 && cols.is_multiple_of(QK_K))
+    TileKind::of(dtype).filter(|k| cols > 0 && cols.is_multiple_of(k.block_len()))
 }
 
 /// Whether the tiled kernels run on this machine (AVX2 at least), and are
@@ -419,7 +484,7 @@ impl TileSet {
         let mut end = header_len;
         let mut entries = HashMap::with_capacity(raw.len());
         for (name, e) in raw {
-            let fits = e.cols.is_multiple_of(QK_K)
+            let fits = e.cols.is_multiple_of(e.kind.block_len())
                 && e.rows > 0
                 && e.len == e.kind.tensor_len(e.rows, e.cols)
                 && e.offset == end;
@@ -498,8 +563,8 @@ pub fn build(g: &Gguf, model_id: &str, path: &Path) -> Result<()> {
             _ => continue,
         };
         if let Some(kind) = tileable(t.dtype, cols) {
-            if t.bytes.len() == rows * (cols / QK_K) * kind.block_size() {
-                plan.push((name.clone(), kind, rows, cols, t.bytes));
+            if t.bytes.len() == rows * (cols / kind.block_len()) * gguf_block_size(t.dtype) {
+                plan.push((name.clone(), kind, t.dtype, rows, cols, t.bytes));
             }
         }
     }
@@ -515,7 +580,7 @@ pub fn build(g: &Gguf, model_id: &str, path: &Path) -> Result<()> {
     let header_len = (header.len() + entries_len + 64).next_multiple_of(ALIGN);
     header[12..16].copy_from_slice(&(header_len as u32).to_le_bytes());
     let mut offset = header_len;
-    for (name, kind, rows, cols, _) in &plan {
+    for (name, kind, _, rows, cols, _) in &plan {
         let len = kind.tensor_len(*rows, *cols);
         header.extend_from_slice(&(name.len() as u16).to_le_bytes());
         header.extend_from_slice(name.as_bytes());
@@ -533,8 +598,8 @@ pub fn build(g: &Gguf, model_id: &str, path: &Path) -> Result<()> {
         out.seek(SeekFrom::Start(header_len as u64))?;
         let mut sha = Sha256::new();
         let mut written = header_len;
-        for (_, kind, rows, cols, bytes) in &plan {
-            pack(*kind, bytes, *rows, *cols, &mut |chunk| {
+        for (_, _, dtype, rows, cols, bytes) in &plan {
+            pack(*dtype, bytes, *rows, *cols, &mut |chunk| {
                 sha.update(chunk);
                 written += chunk.len();
                 out.write_all(chunk)
@@ -705,10 +770,10 @@ mod tests {
         Gguf::open(&path).expect("open gguf")
     }
 
-    fn packed(g: &Gguf, name: &str, kind: TileKind) -> Vec<u8> {
+    fn packed(g: &Gguf, name: &str) -> Vec<u8> {
         let t = g.tensor(name).expect("tensor");
         let mut out = Vec::new();
-        pack(kind, t.bytes, t.dims[0], t.dims[1], &mut |c| {
+        pack(t.dtype, t.bytes, t.dims[0], t.dims[1], &mut |c| {
             out.extend_from_slice(c);
             Ok(())
         })
@@ -732,9 +797,9 @@ mod tests {
         assert_eq!(set.len(), 2, "only the layers' matmuls");
         assert!(set.verify_data());
         let up = set.get(UP, GgmlDType::Q4K, 40, 512).expect("up");
-        assert_eq!(up.bytes(), packed(&g, UP, TileKind::Q4K));
+        assert_eq!(up.bytes(), packed(&g, UP));
         let down = set.get(DOWN, GgmlDType::Q6K, 16, 256).expect("down");
-        assert_eq!(down.bytes(), packed(&g, DOWN, TileKind::Q6K));
+        assert_eq!(down.bytes(), packed(&g, DOWN));
         // Another type or shape than the GGUF's: not used.
         assert!(set.get(UP, GgmlDType::Q6K, 40, 512).is_none());
         assert!(set.get(UP, GgmlDType::Q4K, 32, 512).is_none());

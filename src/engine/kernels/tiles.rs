@@ -9,8 +9,8 @@
 //! bytes, and Q6_K as 4 + 2 bits: see `engine::tiles`).
 
 use super::{self as simd, RawBlock};
-use crate::engine::tiles::{q4k, q6k, TileKind, TILE_N};
-use candle_core::quantized::k_quants::{BlockQ8K, GgmlType};
+use crate::engine::tiles::{q4k, q6k, q8, TileKind, TILE_N};
+use candle_core::quantized::k_quants::{BlockQ8K, BlockQ8_0, GgmlType};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -46,9 +46,41 @@ fn quantize(kind: TileKind, m: usize, k: usize, lhs: &[f32]) -> Acts {
                 std::array::from_fn(|p| sub(2 * p) | (sub(2 * p + 1) << 16))
             })
             .collect(),
-        TileKind::Q6K => Vec::new(),
+        TileKind::Q6K | TileKind::Q8 => Vec::new(),
     };
     Acts { q, pairs }
+}
+
+/// Q8_0 activation rows for Q8 tiles (as candle quantizes them for Q8_0
+/// and Q5_0 weights), with each block's scale as f32 and its sum × 128:
+/// the tiles store values + 128, which adds 128·Σa to every dot product.
+struct Acts8 {
+    q: Vec<BlockQ8_0>,
+    d: Vec<f32>,
+    bias: Vec<i32>,
+}
+
+fn quantize8(m: usize, k: usize, lhs: &[f32]) -> Acts8 {
+    let kb = k / 32;
+    let mut q = vec![BlockQ8_0::zeros(); m * kb];
+    q.par_chunks_mut(kb)
+        .zip(lhs.par_chunks(k))
+        .with_min_len(4)
+        .for_each(|(out, row)| BlockQ8_0::from_float(row, out));
+    let d = q
+        .iter()
+        .map(|b| half::f16::from_le_bytes([b.bytes()[0], b.bytes()[1]]).to_f32())
+        .collect();
+    let bias = q
+        .iter()
+        .map(|b| {
+            128 * b.bytes()[2..34]
+                .iter()
+                .map(|&v| v as i8 as i32)
+                .sum::<i32>()
+        })
+        .collect();
+    Acts8 { q, d, bias }
 }
 
 #[derive(Clone, Copy)]
@@ -83,7 +115,7 @@ pub fn matmul(
     if !simd::available()
         || m == 0
         || k == 0
-        || !k.is_multiple_of(QK_K)
+        || !k.is_multiple_of(kind.block_len())
         || tiles.len() != kind.tensor_len(n, k)
         || lhs.len() != m * k
         || dst.len() != m * n
@@ -107,8 +139,52 @@ fn matmul_with(
     live: Option<&[bool]>,
     vnni: bool,
 ) {
-    let kb = k / QK_K;
+    let kb = k / kind.block_len();
+    if kind == TileKind::Q8 {
+        let acts = quantize8(m, k, lhs);
+        let row = |i: usize| i * kb;
+        over_tiles(kind, tiles, m, kb, n, dst, live, |t, m0, mt, res| {
+            let at = |i: usize| row(m0 + i.min(mt - 1));
+            let a: [*const u8; MT] = std::array::from_fn(|i| acts.q[at(i)..].as_ptr() as *const u8);
+            let d: [*const f32; MT] = std::array::from_fn(|i| acts.d[at(i)..].as_ptr());
+            let c: [*const i32; MT] = std::array::from_fn(|i| acts.bias[at(i)..].as_ptr());
+            // SAFETY: as for the k-quants below; each activation row has
+            // kb blocks, scales and sums.
+            unsafe { unit_q8(vnni, mt, t, kb, &a, &d, &c, res) };
+        });
+        return;
+    }
     let acts = quantize(kind, m, k, lhs);
+    over_tiles(kind, tiles, m, kb, n, dst, live, |t, m0, mt, res| {
+        let act = |i: usize| acts.q[(m0 + i.min(mt - 1)) * kb..].as_ptr() as *const u8;
+        let pair = |i: usize| match kind {
+            TileKind::Q4K => acts.pairs[(m0 + i.min(mt - 1)) * kb..].as_ptr(),
+            TileKind::Q6K | TileKind::Q8 => std::ptr::null(),
+        };
+        let a: [*const u8; MT] = std::array::from_fn(act);
+        let p: [*const [u32; 4]; MT] = std::array::from_fn(pair);
+        // SAFETY: the features were checked by the caller (`vnni`
+        // only where `simd::vnni()`), the tile row has kb tiles,
+        // and each activation row kb blocks (and pair sums).
+        unsafe { unit(kind, vnni, mt, t, kb, &a, &p, res) };
+    });
+}
+
+/// Runs `unit(tile row, first activation row, rows, results)` over every
+/// tile row of 16 output columns and groups of up to `MT` activation rows,
+/// on all cores, and writes the results into `dst`; tile rows that `live`
+/// does not mark are -inf.
+#[allow(clippy::too_many_arguments)]
+fn over_tiles(
+    kind: TileKind,
+    tiles: &[u8],
+    m: usize,
+    kb: usize,
+    n: usize,
+    dst: &mut [f32],
+    live: Option<&[bool]>,
+    unit: impl Fn(*const u8, usize, usize, &mut [[f32; TILE_N]; MT]) + Sync,
+) {
     let n_tiles = n.div_ceil(TILE_N);
     let tile_row = kb * kind.tile_size();
     let out = SendPtr(dst.as_mut_ptr());
@@ -135,17 +211,7 @@ fn matmul_with(
             for m0 in (0..m).step_by(MT) {
                 let mt = (m - m0).min(MT);
                 let mut res = [[0f32; TILE_N]; MT];
-                let act = |i: usize| acts.q[(m0 + i.min(mt - 1)) * kb..].as_ptr() as *const u8;
-                let pair = |i: usize| match kind {
-                    TileKind::Q4K => acts.pairs[(m0 + i.min(mt - 1)) * kb..].as_ptr(),
-                    TileKind::Q6K => std::ptr::null(),
-                };
-                let a: [*const u8; MT] = std::array::from_fn(act);
-                let p: [*const [u32; 4]; MT] = std::array::from_fn(pair);
-                // SAFETY: the features were checked by the caller (`vnni`
-                // only where `simd::vnni()`), the tile row has kb tiles,
-                // and each activation row kb blocks (and pair sums).
-                unsafe { unit(kind, vnni, mt, t, kb, &a, &p, &mut res) };
+                unit(t, m0, mt, &mut res);
                 for (i, row) in res.iter().enumerate().take(mt) {
                     // SAFETY: row m0 + i < m, columns nt*16 .. +cols < n;
                     // units own disjoint column ranges.
@@ -189,6 +255,121 @@ unsafe fn unit(
         (TileKind::Q4K, false) => go!(q4k_256),
         (TileKind::Q6K, true) => go!(q6k_512),
         (TileKind::Q6K, false) => go!(q6k_256),
+        (TileKind::Q8, _) => unreachable!("Q8 tiles take `unit_q8`"),
+    }
+}
+
+/// As `unit`, for Q8 tiles.
+#[allow(clippy::too_many_arguments)]
+unsafe fn unit_q8(
+    vnni: bool,
+    mt: usize,
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    d: &[*const f32; MT],
+    c: &[*const i32; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    macro_rules! go {
+        ($f:ident) => {
+            match mt {
+                1 => $f::<1>(t, kb, a, d, c, res),
+                2 => $f::<2>(t, kb, a, d, c, res),
+                3 => $f::<3>(t, kb, a, d, c, res),
+                _ => $f::<4>(t, kb, a, d, c, res),
+            }
+        };
+    }
+    if vnni {
+        go!(q8_512)
+    } else {
+        go!(q8_256)
+    }
+}
+
+/// Bytes of a Q8_0 block: `d: f16 | qs: [i8; 32]`.
+const Q80: usize = 34;
+
+/// Q8 tiles, AVX-512 VNNI: per block, (q + 128) · a − 128·Σa in i32, then
+/// scaled by d·d_a. Two chains of multiply-adds per row, so a single row
+/// (decode) does not wait on one.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
+unsafe fn q8_512<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    d: &[*const f32; MT],
+    c: &[*const i32; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let mut acc = [_mm512_setzero_ps(); R];
+    for b in 0..kb {
+        let t = t.add(b * q8::SIZE);
+        let mut lo = [_mm512_setzero_si512(); R];
+        let mut hi = [_mm512_setzero_si512(); R];
+        for g in 0..4 {
+            let w0 = _mm512_loadu_si512(t.add(q8::QS + 2 * g * 64) as *const _);
+            let w1 = _mm512_loadu_si512(t.add(q8::QS + (2 * g + 1) * 64) as *const _);
+            for r in 0..R {
+                let y = a[r].add(b * Q80 + 2 + 8 * g);
+                lo[r] = _mm512_dpbusd_epi32(lo[r], w0, _mm512_set1_epi32(word(y)));
+                hi[r] = _mm512_dpbusd_epi32(hi[r], w1, _mm512_set1_epi32(word(y.add(4))));
+            }
+        }
+        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q8::D) as *const __m256i));
+        for r in 0..R {
+            let sum = _mm512_sub_epi32(
+                _mm512_add_epi32(lo[r], hi[r]),
+                _mm512_set1_epi32(*c[r].add(b)),
+            );
+            let yd = _mm512_set1_ps(*d[r].add(b));
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, yd), _mm512_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for r in 0..R {
+        _mm512_storeu_ps(res[r].as_mut_ptr(), acc[r]);
+    }
+}
+
+/// Q8 tiles, AVX2: values back to signed bytes, multiplied as
+/// |x| · sign(y, x) (`maddubs`: 2·128·127 fits i16), widened by `madd`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q8_256<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    d: &[*const f32; MT],
+    _c: &[*const i32; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let flip = _mm256_set1_epi8(0x80u8 as i8);
+    let ones = _mm256_set1_epi16(1);
+    for h in 0..2 {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..kb {
+            let t = t.add(b * q8::SIZE);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            for g in 0..8 {
+                let w = _mm256_loadu_si256(t.add(q8::QS + g * 64 + 32 * h) as *const __m256i);
+                let x = _mm256_xor_si256(w, flip);
+                let ax = _mm256_sign_epi8(x, x);
+                for r in 0..R {
+                    let y = _mm256_set1_epi32(word(a[r].add(b * Q80 + 2 + 4 * g)));
+                    let p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(y, x));
+                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p, ones));
+                }
+            }
+            let dw = _mm256_cvtph_ps(_mm_loadu_si128(t.add(q8::D + 16 * h) as *const _));
+            for r in 0..R {
+                let yd = _mm256_set1_ps(*d[r].add(b));
+                acc[r] =
+                    _mm256_fmadd_ps(_mm256_mul_ps(dw, yd), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(res[r].as_mut_ptr().add(8 * h), acc[r]);
+        }
     }
 }
 
@@ -505,12 +686,12 @@ mod tests {
     use super::*;
     use crate::engine::kernels::testing::{assert_close, case};
     use crate::engine::tiles::pack;
-    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K};
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ6K};
 
-    fn tiles_of<T: RawBlock>(kind: TileKind, w: &[T], n: usize, k: usize) -> Vec<u8> {
+    fn tiles_of<T: GgmlType + RawBlock>(kind: TileKind, w: &[T], n: usize, k: usize) -> Vec<u8> {
         let bytes: Vec<u8> = w.iter().flat_map(|b| b.bytes().to_vec()).collect();
         let mut out = Vec::new();
-        pack(kind, &bytes, n, k, &mut |c| {
+        pack(T::DTYPE, &bytes, n, k, &mut |c| {
             out.extend_from_slice(c);
             Ok(())
         })
@@ -572,6 +753,31 @@ mod tests {
     }
 
     #[test]
+    fn q8_tiles_match_candle_for_q8_0_and_q5_0() {
+        if simd::available() {
+            check::<BlockQ8_0>(TileKind::Q8);
+            check::<BlockQ5_0>(TileKind::Q8);
+            // The 0.5B model's width: 28 blocks of 32.
+            for (m, n) in [(1, 40), (6, 33)] {
+                let (w, lhs, want) = case::<BlockQ5_0>(m, 896, n);
+                let tiles = tiles_of(TileKind::Q8, &w, n, 896);
+                let mut got = vec![f32::NAN; m * n];
+                assert!(matmul(
+                    TileKind::Q8,
+                    &tiles,
+                    m,
+                    896,
+                    n,
+                    &lhs,
+                    &mut got,
+                    None
+                ));
+                assert_close(&got, &want);
+            }
+        }
+    }
+
+    #[test]
     fn refuses_what_it_cannot_do() {
         let mut dst = vec![0f32; 16];
         // Tiles of the wrong size for the shape.
@@ -603,7 +809,7 @@ mod tests {
 mod speed {
     use super::*;
     use crate::engine::kernels::testing::random;
-    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K};
+    use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ6K};
 
     fn time(f: &mut dyn FnMut()) -> f64 {
         let t = std::time::Instant::now();
@@ -611,87 +817,96 @@ mod speed {
         t.elapsed().as_secs_f64() * 1e3
     }
 
+    /// The per-row kernels over the GGUF blocks that tiles replace: ours
+    /// where there is one, else candle's dot product on rayon's pool.
+    fn old<T: GgmlType + RawBlock + Sync>(
+        m: usize,
+        k: usize,
+        n: usize,
+        lhs: &[f32],
+        w: &[T],
+        dst: &mut [f32],
+    ) {
+        // SAFETY (casts): T is the block type named by T::DTYPE.
+        let done = match T::DTYPE {
+            candle_core::quantized::GgmlDType::Q4K => super::super::q4k::matmul(
+                m,
+                k,
+                n,
+                lhs,
+                unsafe { std::mem::transmute::<&[T], &[BlockQ4K]>(w) },
+                dst,
+            ),
+            candle_core::quantized::GgmlDType::Q6K => super::super::q6k::matmul(
+                m,
+                k,
+                n,
+                lhs,
+                unsafe { std::mem::transmute::<&[T], &[BlockQ6K]>(w) },
+                dst,
+            ),
+            candle_core::quantized::GgmlDType::Q5_0 => super::super::q5_0::matmul(
+                m,
+                k,
+                n,
+                lhs,
+                unsafe { std::mem::transmute::<&[T], &[BlockQ5_0]>(w) },
+                dst,
+            ),
+            _ => false,
+        };
+        if !done {
+            let kb = k / T::BLCK_SIZE;
+            let mut q = vec![T::VecDotType::zeros(); m * kb];
+            for (row, out) in lhs.chunks_exact(k).zip(q.chunks_exact_mut(kb)) {
+                T::VecDotType::from_float(row, out);
+            }
+            // dst is row-major: entry i is row i / n, column i % n.
+            dst.par_iter_mut().enumerate().for_each(|(i, o)| {
+                let (r, c) = (i / n, i % n);
+                *o = T::vec_dot(k, &w[c * kb..(c + 1) * kb], &q[r * kb..(r + 1) * kb]);
+            });
+        }
+    }
+
+    fn compare<T: GgmlType + RawBlock + Sync>(k: usize, n: usize) {
+        let kind = TileKind::of(T::DTYPE).expect("tileable");
+        let mut w = vec![T::zeros(); n * k / T::BLCK_SIZE];
+        T::from_float(&random(n * k, 1.0, 3), &mut w);
+        let blocks: Vec<u8> = w.iter().flat_map(|b| b.bytes().to_vec()).collect();
+        let mut tiles = Vec::new();
+        crate::engine::tiles::pack(T::DTYPE, &blocks, n, k, &mut |c| {
+            tiles.extend_from_slice(c);
+            Ok(())
+        })
+        .expect("pack");
+        for m in [1usize, 2, 4, 24, 64] {
+            let lhs = random(m * k, 4.0, 5);
+            let mut dst = vec![0f32; m * n];
+            let (mut before, mut after) = (f64::MAX, f64::MAX);
+            for _ in 0..5 {
+                before = before.min(time(&mut || old(m, k, n, &lhs, &w, &mut dst)));
+                after = after.min(time(&mut || {
+                    assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut dst, None));
+                }));
+            }
+            eprintln!(
+                "{:?} m={m} k={k} n={n}: GGUF blocks {before:.2} ms, tiles {after:.2} ms ({:.2}x) vnni={}",
+                T::DTYPE,
+                before / after,
+                simd::vnni()
+            );
+        }
+    }
+
     /// Old (per-row kernels over the GGUF blocks) against tiles, interleaved,
-    /// on the model's shapes: `cargo test --release --lib tiles_speed -- --ignored --nocapture`.
+    /// on the models' shapes: `cargo test --release --lib tiles_speed -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn tiles_speed() {
-        for (kind, k, n) in [(TileKind::Q4K, 1536, 8960), (TileKind::Q6K, 8960, 1536)] {
-            let raw = random(n * k, 1.0, 3);
-            let (blocks, bytes): (Vec<u8>, usize) = match kind {
-                TileKind::Q4K => {
-                    let mut w = vec![BlockQ4K::zeros(); n * k / 256];
-                    BlockQ4K::from_float(&raw, &mut w);
-                    (w.iter().flat_map(|b| b.bytes().to_vec()).collect(), 144)
-                }
-                TileKind::Q6K => {
-                    let mut w = vec![BlockQ6K::zeros(); n * k / 256];
-                    BlockQ6K::from_float(&raw, &mut w);
-                    (w.iter().flat_map(|b| b.bytes().to_vec()).collect(), 210)
-                }
-            };
-            let _ = bytes;
-            let mut tiles = Vec::new();
-            crate::engine::tiles::pack(kind, &blocks, n, k, &mut |c| {
-                tiles.extend_from_slice(c);
-                Ok(())
-            })
-            .unwrap();
-            for m in [1usize, 2, 4, 24, 64] {
-                let lhs = random(m * k, 4.0, 5);
-                let mut dst = vec![0f32; m * n];
-                let (mut old, mut new) = (f64::MAX, f64::MAX);
-                for _ in 0..5 {
-                    old = old.min(time(&mut || match kind {
-                        TileKind::Q4K => {
-                            let w: &[BlockQ4K] = unsafe {
-                                std::slice::from_raw_parts(blocks.as_ptr() as *const _, n * k / 256)
-                            };
-                            if !super::super::q4k::matmul(m, k, n, &lhs, w, &mut dst) {
-                                let mut q = vec![BlockQ8K::zeros(); m * k / 256];
-                                BlockQ8K::from_float(&lhs, &mut q);
-                                let kb = k / 256;
-                                // dst is row-major: entry i is row i / n, column i % n.
-                                dst.par_iter_mut().enumerate().for_each(|(i, o)| {
-                                    let (r, c) = (i / n, i % n);
-                                    *o = BlockQ4K::vec_dot(
-                                        k,
-                                        &w[c * kb..(c + 1) * kb],
-                                        &q[r * kb..(r + 1) * kb],
-                                    );
-                                });
-                            }
-                        }
-                        TileKind::Q6K => {
-                            let w: &[BlockQ6K] = unsafe {
-                                std::slice::from_raw_parts(blocks.as_ptr() as *const _, n * k / 256)
-                            };
-                            if !super::super::q6k::matmul(m, k, n, &lhs, w, &mut dst) {
-                                let mut q = vec![BlockQ8K::zeros(); m * k / 256];
-                                BlockQ8K::from_float(&lhs, &mut q);
-                                let kb = k / 256;
-                                // dst is row-major: entry i is row i / n, column i % n.
-                                dst.par_iter_mut().enumerate().for_each(|(i, o)| {
-                                    let (r, c) = (i / n, i % n);
-                                    *o = BlockQ6K::vec_dot(
-                                        k,
-                                        &w[c * kb..(c + 1) * kb],
-                                        &q[r * kb..(r + 1) * kb],
-                                    );
-                                });
-                            }
-                        }
-                    }));
-                    new = new.min(time(&mut || {
-                        assert!(matmul(kind, &tiles, m, k, n, &lhs, &mut dst, None));
-                    }));
-                }
-                eprintln!(
-                    "{kind:?} m={m} k={k} n={n}: old {old:.2} ms, tiles {new:.2} ms ({:.2}x) vnni={}",
-                    old / new,
-                    simd::vnni()
-                );
-            }
-        }
+        compare::<BlockQ4K>(1536, 8960);
+        compare::<BlockQ6K>(8960, 1536);
+        compare::<BlockQ5_0>(896, 4864);
+        compare::<candle_core::quantized::k_quants::BlockQ8_0>(896, 16384);
     }
 }
