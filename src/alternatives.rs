@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 pub const LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Distinct commands per request before Ctrl-G cycles back to the first.
 pub const MAX_CANDIDATES: usize = 4;
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct State {
@@ -28,6 +28,9 @@ pub struct State {
     pub branches: Vec<Choice>,
     /// Distinct commands found, in the order they were shown.
     pub candidates: Vec<String>,
+    /// Whether `answer` came from the prompt without the directory listing
+    /// (`cmd::suggest`): its branches must replay that prompt.
+    pub unlisted: bool,
 }
 
 impl State {
@@ -37,6 +40,7 @@ impl State {
             answer,
             branches: choices,
             candidates: Vec::new(),
+            unlisted: false,
         }
     }
 
@@ -81,6 +85,7 @@ impl State {
                 .map(|b| serde_json::json!([b.step, b.token, b.gap]))
                 .collect::<Vec<_>>(),
             "candidates": self.candidates,
+            "unlisted": self.unlisted,
         })
     }
 
@@ -114,6 +119,7 @@ impl State {
             answer,
             branches,
             candidates,
+            unlisted: v["unlisted"].as_bool()?,
         })
     }
 }

@@ -153,6 +153,56 @@ fn a_directory_listing_is_prefilled_once_and_gives_the_same_answer_from_its_file
 }
 
 #[test]
+fn an_answer_that_copies_the_listing_is_asked_again_without_it() {
+    // In a project directory the 1.5B model answered "print the 3rd line of
+    // Cargo.toml" with `grep -n 'Cargo.toml' benches/ docs/ … | head -n 3`:
+    // the listing pasted as operands. Such an answer is asked again
+    // without the listing.
+    model_file(DEFAULT);
+    let cache = prepared_cache("pasted");
+    let dir = TempDir::new("pasted-cwd");
+    let dirs = [
+        "benches", "docs", "examples", "scripts", "src", "target", "tests",
+    ];
+    for d in dirs {
+        std::fs::create_dir(dir.path().join(d)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    for f in ["Cargo.lock", "README.md", "LICENSE"] {
+        std::fs::write(dir.path().join(f), "x\n").unwrap();
+    }
+    let v = json(
+        &cmdai(cache.path())
+            .args([
+                "--model",
+                DEFAULT,
+                "--json",
+                "--timeout",
+                "900",
+                "--shell",
+                "bash",
+            ])
+            .args(["--", "print the 3rd line of Cargo.toml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap(),
+    );
+    let cmd = v["cmd"].as_str().unwrap();
+    assert!(cmd.contains("Cargo.toml"), "{cmd}");
+    let words: Vec<&str> = cmd
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('/'))
+        .collect();
+    let pasted: Vec<&&str> = dirs.iter().filter(|d| words.contains(d)).collect();
+    assert!(pasted.is_empty(), "{cmd} names {pasted:?}");
+    assert!(v["listing_left_out"].is_boolean(), "{v}");
+}
+
+#[test]
 fn names_in_other_scripts_survive_the_ascii_answer_vocabulary() {
     // Answers are built from ASCII tokens plus the request's and listing's
     // own: a name with accents or in another script must come through.

@@ -37,6 +37,7 @@ fn run_inner(args: FixArgs) -> Result<()> {
         after: args.next,
         // Handing back the command that just failed is no fix.
         avoid: Some(failed),
+        unlisted: None,
     };
     let s = suggest::suggest(&mut runner, &ask)?;
     suggest::print(

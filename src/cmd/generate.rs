@@ -3,7 +3,7 @@
 
 use crate::cmd::args::GenerateArgs;
 use crate::cmd::join_words;
-use crate::cmd::suggest::{self, Ask, Output, Runner};
+use crate::cmd::suggest::{self, Ask, Output, Runner, Unlisted};
 use crate::config::{Flags, Settings};
 use crate::context::{Context, Shell};
 use crate::error::{Error, Kind, Result};
@@ -61,12 +61,23 @@ fn run_inner(args: GenerateArgs) -> Result<()> {
     runner.opts.temperature = args.temperature.max(0.0);
     runner.opts.seed = args.seed;
     let ctx = Context::gather(runner.shell);
+    let unlisted = (!ctx.listing.is_empty()).then(|| Unlisted {
+        prompt: crate::prompt::build(
+            &Context {
+                listing: Vec::new(),
+                ..ctx.clone()
+            },
+            request,
+        ),
+        listing: ctx.listing.clone(),
+    });
     let ask = Ask {
         kind: "generate",
         prompt: crate::prompt::build(&ctx, request),
         request,
         after: args.next.as_deref(),
         avoid: None,
+        unlisted,
     };
     let s = suggest::suggest(&mut runner, &ask)?;
     suggest::print(

@@ -172,6 +172,15 @@ pub struct Ask<'a> {
     pub after: Option<&'a str>,
     /// A command never to suggest (the one that failed).
     pub avoid: Option<&'a str>,
+    /// The request without the directory listing, asked instead when the
+    /// answer copies the listing.
+    pub unlisted: Option<Unlisted>,
+}
+
+pub struct Unlisted {
+    pub prompt: Prompt,
+    /// The names `prompt` leaves out.
+    pub listing: Vec<String>,
 }
 
 pub struct Suggestion {
@@ -179,6 +188,9 @@ pub struct Suggestion {
     pub assessment: Assessment,
     /// The last model call's details; None when the command was known.
     pub generation: Option<Generation>,
+    /// Answered without the directory listing, which the first answer
+    /// copied.
+    pub unlisted: bool,
 }
 
 /// The command for `ask`: the most likely one, or with `after` the next
@@ -204,8 +216,9 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
     let mut state = match loaded {
         Some(state) => state,
         None => {
-            let generation = r.generate(&ask.prompt, crate::extract::is_complete)?;
+            let (generation, unlisted) = first_answer(r, ask)?;
             let mut state = State::new(generation.tokens.clone(), generation.choices.clone());
+            state.unlisted = unlisted;
             let first = finish(&generation.text, ask.request, r.shell);
             match first {
                 Ok(cmd) if !ask.avoid.is_some_and(|a| alternatives::same(a, &cmd)) => {
@@ -244,11 +257,11 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
                 state.candidates.retain(|c| c != &other);
                 state.candidates.insert(0, other.clone());
                 save(&state);
-                return Ok(suggestion(other, Some(generation)));
+                return Ok(suggestion(other, Some(generation), state.unlisted));
             }
         }
         save(&state);
-        return Ok(suggestion(cmd, last));
+        return Ok(suggestion(cmd, last, state.unlisted));
     };
     let at = state
         .candidates
@@ -258,20 +271,20 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
         // A fix whose greedy answer differs from the failed command.
         if let Some(cmd) = state.candidates.first().cloned() {
             save(&state);
-            return Ok(suggestion(cmd, last));
+            return Ok(suggestion(cmd, last, state.unlisted));
         }
     } else if let Some(cmd) = at.and_then(|i| state.candidates.get(i + 1)).cloned() {
-        return Ok(suggestion(cmd, last));
+        return Ok(suggestion(cmd, last, state.unlisted));
     }
     if state.candidates.len() < alternatives::MAX_CANDIDATES {
         if let Some((cmd, generation)) = branch(r, ask, &mut state, Some(current), |_| true)? {
             save(&state);
-            return Ok(suggestion(cmd, Some(generation)));
+            return Ok(suggestion(cmd, Some(generation), state.unlisted));
         }
         save(&state);
     }
     match state.after(current) {
-        Some(cmd) => Ok(suggestion(cmd.to_string(), last)),
+        Some(cmd) => Ok(suggestion(cmd.to_string(), last, state.unlisted)),
         None if ask.avoid.is_some() && ask.after.is_none() => Err(Error::new(
             Kind::NoCommand,
             "no corrected command found: the model only repeats the failed one",
@@ -281,6 +294,29 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
             "no other command found for this request: try rephrasing it",
         )),
     }
+}
+
+/// The greedy answer to `ask`, or, where it copies the directory listing
+/// into its operands, the greedy answer to the request without the listing
+/// (then true): the model pastes what it was shown, not what was asked.
+/// Decoding stops as soon as the paste shows (three names), before the
+/// rest of the listing is written out.
+fn first_answer(r: &mut Runner, ask: &Ask) -> Result<(Generation, bool)> {
+    use crate::extract::is_complete;
+    let Some(u) = &ask.unlisted else {
+        return Ok((r.generate(&ask.prompt, is_complete)?, false));
+    };
+    let pastes = |t: &str| crate::ground::pastes_listing(t, &u.listing, ask.request);
+    let generation = r.generate(&ask.prompt, |t| is_complete(t) || pastes(t))?;
+    if !pastes(&generation.text) {
+        return Ok((generation, false));
+    }
+    let other = r.generate(&u.prompt, is_complete)?;
+    if crate::extract::command(&other.text).is_ok() {
+        return Ok((other, true));
+    }
+    // No command without the listing either: the pasted one, in full.
+    Ok((r.generate(&ask.prompt, is_complete)?, false))
 }
 
 /// The next new command off the greedy answer's untried branches (at most
@@ -306,7 +342,11 @@ fn branch(
         }
         tries += 1;
         r.opts.forced = forced;
-        let generation = r.generate(&ask.prompt, crate::extract::is_complete);
+        let prompt = match &ask.unlisted {
+            Some(u) if state.unlisted => &u.prompt,
+            _ => &ask.prompt,
+        };
+        let generation = r.generate(prompt, crate::extract::is_complete);
         r.opts.forced.clear();
         let generation = generation?;
         let Ok(cmd) = finish(&generation.text, ask.request, r.shell) else {
@@ -328,11 +368,12 @@ fn branch(
     Ok(None)
 }
 
-fn suggestion(cmd: String, generation: Option<Generation>) -> Suggestion {
+fn suggestion(cmd: String, generation: Option<Generation>, unlisted: bool) -> Suggestion {
     Suggestion {
         assessment: safety::assess(&cmd),
         cmd,
         generation,
+        unlisted,
     }
 }
 
@@ -391,6 +432,7 @@ pub fn print(r: &Runner, s: &Suggestion, out: Output, started: Instant) -> Resul
         "shell": r.shell.name(),
         "prefix_cache": cache,
         "listing_cache": g.and_then(|g| g.shared_cache).map(PrefixCache::name),
+        "listing_left_out": s.unlisted,
         "tokens": {
             "prefix": g.map(|g| g.prefix_tokens),
             "request": g.map(|g| g.request_tokens),

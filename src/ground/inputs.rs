@@ -334,6 +334,38 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
     splice(cmd, edits)
 }
 
+/// Whether `cmd` copies the directory listing the model was shown into its
+/// operands: a run of three or more listed names, three of them names the
+/// request does not mention. A small model given the listing sometimes
+/// answers with it ("print the 3rd line of Cargo.toml" became `grep -n
+/// 'Cargo.toml' benches/ docs/ … Cargo.toml | head -n 3`); the same
+/// request without the listing gets `sed -n '3p' Cargo.toml`.
+pub fn pastes_listing(cmd: &str, listing: &[String], request: &str) -> bool {
+    let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
+    let asked: Vec<&str> = request
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '`'))
+        .map(|w| w.trim_end_matches(['/', '.', '?', '!', ':']))
+        .collect();
+    let listed = |t: &Token| {
+        let word = cmd[t.start..t.end].trim_end_matches('/');
+        !t.quoted && names.contains(&word)
+    };
+    let toks = super::tokens(cmd);
+    let mut i = 0;
+    while i < toks.len() {
+        let run = toks[i..].iter().take_while(|t| listed(t)).count();
+        let unasked = toks[i..i + run]
+            .iter()
+            .filter(|t| !asked.contains(&cmd[t.start..t.end].trim_end_matches('/')))
+            .count();
+        if run >= 3 && unasked >= 3 {
+            return true;
+        }
+        i += run.max(1);
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{adapt, gnu, Target};
@@ -487,6 +519,39 @@ mod tests {
             assert_eq!(at(cmd), cmd);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_pasted_listing_is_told_from_names_the_request_gives() {
+        use super::pastes_listing;
+        let listing: Vec<String> = [
+            "docs/",
+            "src/",
+            "tests/",
+            "Cargo.toml",
+            "README.md",
+            "a b.txt",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let pasted = |cmd: &str, req: &str| pastes_listing(cmd, &listing, req);
+        assert!(pasted(
+            "grep -n 'Cargo.toml' docs/ src/ tests/ Cargo.toml README.md | head -n 3",
+            "print the 3rd line of Cargo.toml"
+        ));
+        assert!(pasted("du -sh docs src tests", "disk usage of each folder"));
+        // Names the request gives, fewer than three, apart, quoted, in paths.
+        for (cmd, req) in [
+            ("rm docs/ src/ tests/", "delete docs, src and tests/"),
+            ("cat Cargo.toml README.md", "show Cargo.toml and the readme"),
+            ("cp Cargo.toml docs/ && ls src/", "copy it"),
+            ("grep x 'docs' 'src' 'tests'", "x"),
+            ("ls docs/a src/b tests/c", "x"),
+            ("sed -n '3p' Cargo.toml", "print the 3rd line of Cargo.toml"),
+        ] {
+            assert!(!pasted(cmd, req), "{cmd}");
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ mod order;
 mod output;
 mod units;
 
+pub use inputs::pastes_listing;
+
 use crate::context::{Shell, Userland};
 use std::path::Path;
 
