@@ -39,6 +39,10 @@ const TRAILER: usize = 4;
 const ROOM: usize = 256;
 /// Segment files kept: one per directory listing recently asked in.
 const SEGMENTS_KEPT: usize = 16;
+/// Prefix files kept: a prompt's per model (generate, fix and explain for
+/// the two catalog models, and a custom file or two). A build with another
+/// prompt or arithmetic writes new ones; the old ones go once unused.
+const PREFIXES_KEPT: usize = 8;
 
 /// Identifies a prefix cache: the model file (whose tokenizer turns the
 /// text into the same tokens every time) and the exact prefix text.
@@ -193,6 +197,7 @@ pub fn load(
     let (len, data) = check(&map, MAGIC, key, c)?;
     let cap = len + ROOM;
     let layers = pairs(buffers(data, c, len, cap), c, cap, device)?;
+    mark_used(path);
     Ok(KvCache { layers, len })
 }
 
@@ -210,11 +215,15 @@ pub fn append_segment(
     cache
         .append(&layers)
         .map_err(|_| Miss::Invalid("cannot append"))?;
-    // The newest files are the ones kept (see `prune_segments`).
+    mark_used(path);
+    Ok(())
+}
+
+/// The most recently used files are the ones kept (see `prune`).
+fn mark_used(path: &Path) {
     if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
         let _ = f.set_modified(std::time::SystemTime::now());
     }
-    Ok(())
 }
 
 /// Writes positions `from..` of `cache` as a segment, after rounding them in
@@ -246,13 +255,14 @@ pub fn save_segment(
     debug_assert_eq!(cache.len, len);
     write(path, SEGMENT_MAGIC, key, c, len - from, &data)?;
     if let Some(dir) = path.parent() {
-        prune_segments(dir, SEGMENTS_KEPT);
+        prune(dir, "segment-", SEGMENTS_KEPT);
     }
     Ok(())
 }
 
 /// Removes all but the `keep` most recently used segment files.
-fn prune_segments(dir: &Path, keep: usize) {
+/// Removes all but the `keep` most recently used `{kind}*.kv` files.
+fn prune(dir: &Path, kind: &str, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -261,7 +271,7 @@ fn prune_segments(dir: &Path, keep: usize) {
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.starts_with("segment-") && name.ends_with(".kv")
+            name.starts_with(kind) && name.ends_with(".kv")
         })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
@@ -288,7 +298,11 @@ pub fn save(path: &Path, key: &[u8; 32], c: &Config, cache: &KvCache) -> Result<
             }
         }
     }
-    write(path, MAGIC, key, c, len, &data)
+    write(path, MAGIC, key, c, len, &data)?;
+    if let Some(dir) = path.parent() {
+        prune(dir, "prefix-", PREFIXES_KEPT);
+    }
+    Ok(())
 }
 
 fn write(
@@ -315,6 +329,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn old_prefix_files_go_and_segments_stay() {
+        let dir = std::env::temp_dir().join(format!("cmdai-prune-p-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = std::time::SystemTime::now();
+        for i in 0..10u64 {
+            let f = std::fs::File::create(dir.join(format!("prefix-{i}.kv"))).unwrap();
+            f.set_modified(now - std::time::Duration::from_secs(100 - i))
+                .unwrap();
+        }
+        std::fs::write(dir.join("segment-old.kv"), "").unwrap();
+        // Used just now: kept although made first.
+        mark_used(&dir.join("prefix-0.kv"));
+        prune(&dir, "prefix-", PREFIXES_KEPT);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut want: Vec<String> = [0, 3, 4, 5, 6, 7, 8, 9]
+            .iter()
+            .map(|i| format!("prefix-{i}.kv"))
+            .collect();
+        want.push("segment-old.kv".into());
+        assert_eq!(left, want);
+    }
+
+    #[test]
     fn pruning_keeps_the_most_recently_used_segments_only() {
         let dir = std::env::temp_dir().join(format!("cmdai-prune-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -326,7 +369,7 @@ mod tests {
                 .unwrap();
         }
         std::fs::write(dir.join("prefix-0.kv"), "").unwrap();
-        prune_segments(&dir, 4);
+        prune(&dir, "segment-", 4);
         let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
