@@ -44,8 +44,9 @@ const QK_K: usize = 256;
 
 const MAGIC: &[u8; 8] = b"CMDAITL1";
 /// Bumped with any change to the layout below or to the header, or to the
-/// weights laid out (2: the output head too; 3: Q5_0 and Q8_0).
-const VERSION: u32 = 3;
+/// weights laid out (2: the output head too; 3: Q5_0 and Q8_0; 4: Q5_0 in
+/// five bits).
+const VERSION: u32 = 4;
 const ALIGN: usize = 64;
 
 /// Q4_K tile: 16 rows × 256 values (one k-block).
@@ -75,9 +76,7 @@ pub mod q6k {
     pub const SIZE: usize = 3360;
 }
 
-/// Q8 tile: 16 rows × 32 values, from a Q8_0 or a Q5_0 weight (whose
-/// values, -16..16, are bytes here too: a third more bytes than its blocks,
-/// for one kernel that multiplies bytes without unpacking them).
+/// Q8 tile: 16 rows × 32 values of a Q8_0 weight.
 /// `d: [f16; 16] | qs: [group of 4 values 8][row 16][4] u8`, each value
 /// stored + 128 (unsigned, as the multiply wants it).
 pub mod q8 {
@@ -86,11 +85,25 @@ pub mod q8 {
     pub const SIZE: usize = 544;
 }
 
+/// Q5 tile: 16 rows × 32 values of a Q5_0 weight, each stored + 16 (0..32),
+/// as many bytes as its GGUF blocks. `d: [f16; 16] | qs: [pair of groups
+/// 4][row 16][4] u8 | hb: [group 8] u64`: byte j of a row in pair p holds
+/// the low four bits of value 8p + j in its low nibble and of 8p + 4 + j in
+/// its high one; bit 4r + j of group g's word is the fifth bit of value
+/// 4g + j of row r, so it masks exactly the bytes of one group's load.
+pub mod q5 {
+    pub const D: usize = 0;
+    pub const QS: usize = 32;
+    pub const HB: usize = 288;
+    pub const SIZE: usize = 352;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileKind {
     Q4K,
     Q6K,
     Q8,
+    Q5,
 }
 
 impl TileKind {
@@ -98,7 +111,8 @@ impl TileKind {
         match dtype {
             GgmlDType::Q4K => Some(TileKind::Q4K),
             GgmlDType::Q6K => Some(TileKind::Q6K),
-            GgmlDType::Q8_0 | GgmlDType::Q5_0 => Some(TileKind::Q8),
+            GgmlDType::Q8_0 => Some(TileKind::Q8),
+            GgmlDType::Q5_0 => Some(TileKind::Q5),
             _ => None,
         }
     }
@@ -108,6 +122,7 @@ impl TileKind {
             TileKind::Q4K => 1,
             TileKind::Q6K => 2,
             TileKind::Q8 => 3,
+            TileKind::Q5 => 4,
         }
     }
 
@@ -116,6 +131,7 @@ impl TileKind {
             1 => Some(TileKind::Q4K),
             2 => Some(TileKind::Q6K),
             3 => Some(TileKind::Q8),
+            4 => Some(TileKind::Q5),
             _ => None,
         }
     }
@@ -125,6 +141,7 @@ impl TileKind {
             TileKind::Q4K => q4k::SIZE,
             TileKind::Q6K => q6k::SIZE,
             TileKind::Q8 => q8::SIZE,
+            TileKind::Q5 => q5::SIZE,
         }
     }
 
@@ -132,7 +149,7 @@ impl TileKind {
     pub fn block_len(self) -> usize {
         match self {
             TileKind::Q4K | TileKind::Q6K => QK_K,
-            TileKind::Q8 => 32,
+            TileKind::Q8 | TileKind::Q5 => 32,
         }
     }
 
@@ -229,35 +246,54 @@ fn pack_q6k(w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]
     }
 }
 
-/// As `pack_q4k`, for Q8_0 (`d: f16 | qs: [i8; 32]`) and Q5_0 (`d: f16 |
-/// qh: u32 | qs: [u8; 16]`: value j has its low four bits in byte j % 16,
-/// low nibble for j < 16, and its fifth in bit j of `qh`; minus 16).
-fn pack_q8(dtype: GgmlDType, w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]) {
-    let size = gguf_block_size(dtype);
+/// As `pack_q4k`, for Q8_0 (`d: f16 | qs: [i8; 32]`).
+fn pack_q8(w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]) {
     for r in 0..TILE_N {
         let row = t * TILE_N + r;
         if row >= rows {
             break;
         }
-        let blk = &w[(row * kb + b) * size..(row * kb + b + 1) * size];
+        let blk = &w[(row * kb + b) * 34..(row * kb + b + 1) * 34];
         out[q8::D + 2 * r..q8::D + 2 * r + 2].copy_from_slice(&blk[0..2]);
-        let val = |j: usize| -> i8 {
-            if dtype == GgmlDType::Q5_0 {
-                let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
-                let nib = if j < 16 {
-                    blk[6 + j] & 0xF
-                } else {
-                    blk[6 + j - 16] >> 4
-                };
-                (nib | (((qh >> j) & 1) as u8) << 4) as i8 - 16
-            } else {
-                blk[2 + j] as i8
-            }
-        };
         for g in 0..8 {
             for j in 0..4 {
-                out[q8::QS + (g * TILE_N + r) * 4 + j] = (val(4 * g + j) as u8) ^ 0x80;
+                out[q8::QS + (g * TILE_N + r) * 4 + j] = blk[2 + 4 * g + j] ^ 0x80;
             }
+        }
+    }
+}
+
+/// As `pack_q4k`, for Q5_0 (`d: f16 | qh: u32 | qs: [u8; 16]`: value j has
+/// its low four bits in byte j % 16, low nibble for j < 16, and its fifth
+/// in bit j of `qh`; minus 16).
+fn pack_q5(w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]) {
+    for r in 0..TILE_N {
+        let row = t * TILE_N + r;
+        if row >= rows {
+            break;
+        }
+        let blk = &w[(row * kb + b) * 22..(row * kb + b + 1) * 22];
+        out[q5::D + 2 * r..q5::D + 2 * r + 2].copy_from_slice(&blk[0..2]);
+        let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
+        let low = |j: usize| {
+            if j < 16 {
+                blk[6 + j] & 0xF
+            } else {
+                blk[6 + j - 16] >> 4
+            }
+        };
+        for p in 0..4 {
+            for j in 0..4 {
+                out[q5::QS + (p * TILE_N + r) * 4 + j] = low(8 * p + j) | (low(8 * p + 4 + j) << 4);
+            }
+        }
+        for g in 0..8 {
+            let at = q5::HB + 8 * g;
+            let mut word = u64::from_le_bytes(out[at..at + 8].try_into().unwrap_or([0; 8]));
+            for j in 0..4 {
+                word |= u64::from((qh >> (4 * g + j)) & 1) << (4 * r + j);
+            }
+            out[at..at + 8].copy_from_slice(&word.to_le_bytes());
         }
     }
 }
@@ -291,7 +327,8 @@ pub fn pack(
             match kind {
                 TileKind::Q4K => pack_q4k(w, rows, kb, t, b, out),
                 TileKind::Q6K => pack_q6k(w, rows, kb, t, b, out),
-                TileKind::Q8 => pack_q8(dtype, w, rows, kb, t, b, out),
+                TileKind::Q8 => pack_q8(w, rows, kb, t, b, out),
+                TileKind::Q5 => pack_q5(w, rows, kb, t, b, out),
             }
         });
         sink(&buf)?;

@@ -9,7 +9,7 @@
 //! bytes, and Q6_K as 4 + 2 bits: see `engine::tiles`).
 
 use super::{self as simd, RawBlock};
-use crate::engine::tiles::{q4k, q6k, q8, TileKind, TILE_N};
+use crate::engine::tiles::{q4k, q5, q6k, q8, TileKind, TILE_N};
 use candle_core::quantized::k_quants::{BlockQ8K, BlockQ8_0, GgmlType};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -46,18 +46,19 @@ fn quantize(kind: TileKind, m: usize, k: usize, lhs: &[f32]) -> Acts {
                 std::array::from_fn(|p| sub(2 * p) | (sub(2 * p + 1) << 16))
             })
             .collect(),
-        TileKind::Q6K | TileKind::Q8 => Vec::new(),
+        TileKind::Q6K | TileKind::Q8 | TileKind::Q5 => Vec::new(),
     };
     Acts { q, pairs }
 }
 
-/// Q8_0 activation rows for Q8 tiles (as candle quantizes them for Q8_0
-/// and Q5_0 weights), with each block's scale as f32 and its sum × 128:
-/// the tiles store values + 128, which adds 128·Σa to every dot product.
+/// Q8_0 activation rows for Q8 and Q5 tiles (as candle quantizes them for
+/// Q8_0 and Q5_0 weights), with each block's scale as f32 and its sum Σa:
+/// the tiles store values + 128 (Q8) or + 16 (Q5), which adds that many
+/// Σa to every dot product.
 struct Acts8 {
     q: Vec<BlockQ8_0>,
     d: Vec<f32>,
-    bias: Vec<i32>,
+    sums: Vec<i32>,
 }
 
 fn quantize8(m: usize, k: usize, lhs: &[f32]) -> Acts8 {
@@ -71,16 +72,16 @@ fn quantize8(m: usize, k: usize, lhs: &[f32]) -> Acts8 {
         .iter()
         .map(|b| half::f16::from_le_bytes([b.bytes()[0], b.bytes()[1]]).to_f32())
         .collect();
-    let bias = q
+    let sums = q
         .iter()
         .map(|b| {
-            128 * b.bytes()[2..34]
+            b.bytes()[2..34]
                 .iter()
                 .map(|&v| v as i8 as i32)
                 .sum::<i32>()
         })
         .collect();
-    Acts8 { q, d, bias }
+    Acts8 { q, d, sums }
 }
 
 #[derive(Clone, Copy)]
@@ -140,17 +141,17 @@ fn matmul_with(
     vnni: bool,
 ) {
     let kb = k / kind.block_len();
-    if kind == TileKind::Q8 {
+    if matches!(kind, TileKind::Q8 | TileKind::Q5) {
         let acts = quantize8(m, k, lhs);
         let row = |i: usize| i * kb;
         over_tiles(kind, tiles, m, kb, n, dst, live, |t, m0, mt, res| {
             let at = |i: usize| row(m0 + i.min(mt - 1));
             let a: [*const u8; MT] = std::array::from_fn(|i| acts.q[at(i)..].as_ptr() as *const u8);
             let d: [*const f32; MT] = std::array::from_fn(|i| acts.d[at(i)..].as_ptr());
-            let c: [*const i32; MT] = std::array::from_fn(|i| acts.bias[at(i)..].as_ptr());
+            let c: [*const i32; MT] = std::array::from_fn(|i| acts.sums[at(i)..].as_ptr());
             // SAFETY: as for the k-quants below; each activation row has
             // kb blocks, scales and sums.
-            unsafe { unit_q8(vnni, mt, t, kb, &a, &d, &c, res) };
+            unsafe { unit_q8(kind, vnni, mt, t, kb, &a, &d, &c, res) };
         });
         return;
     }
@@ -159,7 +160,7 @@ fn matmul_with(
         let act = |i: usize| acts.q[(m0 + i.min(mt - 1)) * kb..].as_ptr() as *const u8;
         let pair = |i: usize| match kind {
             TileKind::Q4K => acts.pairs[(m0 + i.min(mt - 1)) * kb..].as_ptr(),
-            TileKind::Q6K | TileKind::Q8 => std::ptr::null(),
+            TileKind::Q6K | TileKind::Q8 | TileKind::Q5 => std::ptr::null(),
         };
         let a: [*const u8; MT] = std::array::from_fn(act);
         let p: [*const [u32; 4]; MT] = std::array::from_fn(pair);
@@ -255,13 +256,14 @@ unsafe fn unit(
         (TileKind::Q4K, false) => go!(q4k_256),
         (TileKind::Q6K, true) => go!(q6k_512),
         (TileKind::Q6K, false) => go!(q6k_256),
-        (TileKind::Q8, _) => unreachable!("Q8 tiles take `unit_q8`"),
+        (TileKind::Q8 | TileKind::Q5, _) => unreachable!("Q8 and Q5 tiles take `unit_q8`"),
     }
 }
 
-/// As `unit`, for Q8 tiles.
+/// As `unit`, for Q8 and Q5 tiles.
 #[allow(clippy::too_many_arguments)]
 unsafe fn unit_q8(
+    kind: TileKind,
     vnni: bool,
     mt: usize,
     t: *const u8,
@@ -281,10 +283,11 @@ unsafe fn unit_q8(
             }
         };
     }
-    if vnni {
-        go!(q8_512)
-    } else {
-        go!(q8_256)
+    match (kind, vnni) {
+        (TileKind::Q5, true) => go!(q5_512),
+        (TileKind::Q5, false) => go!(q5_256),
+        (_, true) => go!(q8_512),
+        (_, false) => go!(q8_256),
     }
 }
 
@@ -321,7 +324,7 @@ unsafe fn q8_512<const R: usize>(
         for r in 0..R {
             let sum = _mm512_sub_epi32(
                 _mm512_add_epi32(lo[r], hi[r]),
-                _mm512_set1_epi32(*c[r].add(b)),
+                _mm512_set1_epi32(*c[r].add(b) << 7),
             );
             let yd = _mm512_set1_ps(*d[r].add(b));
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, yd), _mm512_cvtepi32_ps(sum), acc[r]);
@@ -681,12 +684,122 @@ unsafe fn q6k_256<const R: usize>(
     }
 }
 
+/// Q5 tiles, AVX-512 VNNI: as `q8_512`, the values put together in
+/// registers (a nibble, plus 16 where a group's mask word says so: one
+/// masked add) and + 16 instead of + 128. The same integer sums, summed in
+/// the same order: the results are those of Q5_0 weights as Q8 tiles.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
+unsafe fn q5_512<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    d: &[*const f32; MT],
+    c: &[*const i32; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let nibble = _mm512_set1_epi8(0x0F);
+    let fifth = _mm512_set1_epi8(0x10);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for b in 0..kb {
+        let t = t.add(b * q5::SIZE);
+        let mut lo = [_mm512_setzero_si512(); R];
+        let mut hi = [_mm512_setzero_si512(); R];
+        for p in 0..4 {
+            let w = _mm512_loadu_si512(t.add(q5::QS + p * 64) as *const _);
+            let k0 = std::ptr::read_unaligned(t.add(q5::HB + 16 * p) as *const u64);
+            let k1 = std::ptr::read_unaligned(t.add(q5::HB + 16 * p + 8) as *const u64);
+            let w0 = _mm512_and_si512(w, nibble);
+            let w0 = _mm512_mask_add_epi8(w0, k0, w0, fifth);
+            let w1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), nibble);
+            let w1 = _mm512_mask_add_epi8(w1, k1, w1, fifth);
+            for r in 0..R {
+                let y = a[r].add(b * Q80 + 2 + 8 * p);
+                lo[r] = _mm512_dpbusd_epi32(lo[r], w0, _mm512_set1_epi32(word(y)));
+                hi[r] = _mm512_dpbusd_epi32(hi[r], w1, _mm512_set1_epi32(word(y.add(4))));
+            }
+        }
+        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q5::D) as *const __m256i));
+        for r in 0..R {
+            let sum = _mm512_sub_epi32(
+                _mm512_add_epi32(lo[r], hi[r]),
+                _mm512_set1_epi32(*c[r].add(b) << 4),
+            );
+            let yd = _mm512_set1_ps(*d[r].add(b));
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, yd), _mm512_cvtepi32_ps(sum), acc[r]);
+        }
+    }
+    for r in 0..R {
+        _mm512_storeu_ps(res[r].as_mut_ptr(), acc[r]);
+    }
+}
+
+/// Q5 tiles, AVX2: the fifth bits of a half tile's group (32 bits) spread
+/// to bytes of 0x10; values 0..32 are unsigned, so `maddubs` takes them as
+/// they are (2·31·127 fits i16), and 16·Σa comes off the sum.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q5_256<const R: usize>(
+    t: *const u8,
+    kb: usize,
+    a: &[*const u8; MT],
+    d: &[*const f32; MT],
+    c: &[*const i32; MT],
+    res: &mut [[f32; TILE_N]; MT],
+) {
+    let nibble = _mm256_set1_epi8(0x0F);
+    let ones = _mm256_set1_epi16(1);
+    // Byte i of the result takes byte i / 8 of the 32 bits, then bit i % 8.
+    let spread = _mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
+        3, 3,
+    );
+    let bit = _mm256_set1_epi64x(0x8040201008040201u64 as i64);
+    let fifth = |bits: u32| {
+        let x = _mm256_shuffle_epi8(_mm256_set1_epi32(bits as i32), spread);
+        _mm256_and_si256(
+            _mm256_cmpeq_epi8(_mm256_and_si256(x, bit), bit),
+            _mm256_set1_epi8(0x10),
+        )
+    };
+    for h in 0..2 {
+        let mut acc = [_mm256_setzero_ps(); R];
+        for b in 0..kb {
+            let t = t.add(b * q5::SIZE);
+            let mut sumi = [_mm256_setzero_si256(); R];
+            for g in 0..8 {
+                let w = _mm256_loadu_si256(t.add(q5::QS + (g / 2) * 64 + 32 * h) as *const __m256i);
+                let w = if g % 2 == 1 {
+                    _mm256_srli_epi16(w, 4)
+                } else {
+                    w
+                };
+                let k = std::ptr::read_unaligned(t.add(q5::HB + 8 * g + 4 * h) as *const u32);
+                let x = _mm256_or_si256(_mm256_and_si256(w, nibble), fifth(k));
+                for r in 0..R {
+                    let y = _mm256_set1_epi32(word(a[r].add(b * Q80 + 2 + 4 * g)));
+                    let p = _mm256_maddubs_epi16(x, y);
+                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p, ones));
+                }
+            }
+            let dw = _mm256_cvtph_ps(_mm_loadu_si128(t.add(q5::D + 16 * h) as *const _));
+            for r in 0..R {
+                let s = _mm256_sub_epi32(sumi[r], _mm256_set1_epi32(*c[r].add(b) << 4));
+                let yd = _mm256_set1_ps(*d[r].add(b));
+                acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dw, yd), _mm256_cvtepi32_ps(s), acc[r]);
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(res[r].as_mut_ptr().add(8 * h), acc[r]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::kernels::testing::{assert_close, case};
     use crate::engine::tiles::pack;
     use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5_0, BlockQ6K};
+    use candle_core::quantized::GgmlDType;
 
     fn tiles_of<T: GgmlType + RawBlock>(kind: TileKind, w: &[T], n: usize, k: usize) -> Vec<u8> {
         let bytes: Vec<u8> = w.iter().flat_map(|b| b.bytes().to_vec()).collect();
@@ -753,26 +866,61 @@ mod tests {
     }
 
     #[test]
-    fn q8_tiles_match_candle_for_q8_0_and_q5_0() {
+    fn q8_and_q5_tiles_match_candle() {
         if simd::available() {
             check::<BlockQ8_0>(TileKind::Q8);
-            check::<BlockQ5_0>(TileKind::Q8);
-            // The 0.5B model's width: 28 blocks of 32.
-            for (m, n) in [(1, 40), (6, 33)] {
-                let (w, lhs, want) = case::<BlockQ5_0>(m, 896, n);
-                let tiles = tiles_of(TileKind::Q8, &w, n, 896);
-                let mut got = vec![f32::NAN; m * n];
-                assert!(matmul(
-                    TileKind::Q8,
-                    &tiles,
-                    m,
-                    896,
-                    n,
-                    &lhs,
-                    &mut got,
-                    None
-                ));
+            check::<BlockQ5_0>(TileKind::Q5);
+        }
+    }
+
+    /// Q5_0 blocks written out as Q8_0 (same scales, the values as bytes).
+    fn as_q8_0(w: &[BlockQ5_0]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for b in w {
+            let x = b.bytes();
+            let qh = u32::from_le_bytes([x[2], x[3], x[4], x[5]]);
+            out.extend_from_slice(&x[0..2]);
+            for j in 0..32 {
+                let low = if j < 16 {
+                    x[6 + j] & 0xF
+                } else {
+                    x[6 + j - 16] >> 4
+                };
+                out.push(((low | (((qh >> j) & 1) as u8) << 4) as i8 - 16) as u8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn q5_tiles_give_what_the_same_values_give_as_q8_tiles() {
+        if !simd::available() {
+            return;
+        }
+        // The 0.5B model's width (28 blocks of 32), decode and prefill rows.
+        for (m, n) in [(1, 40), (6, 33), (17, 16)] {
+            let (w, lhs, want) = case::<BlockQ5_0>(m, 896, n);
+            let q5 = tiles_of(TileKind::Q5, &w, n, 896);
+            let padded = n.next_multiple_of(TILE_N) * 896 / 32;
+            assert_eq!(q5.len(), padded * 22, "as many bytes as the blocks");
+            let mut q8 = Vec::new();
+            pack(GgmlDType::Q8_0, &as_q8_0(&w), n, 896, &mut |c| {
+                q8.extend_from_slice(c);
+                Ok(())
+            })
+            .expect("pack");
+            for vnni in [false, true] {
+                if vnni && !simd::vnni() {
+                    continue;
+                }
+                let run = |kind: TileKind, tiles: &[u8]| {
+                    let mut got = vec![f32::NAN; m * n];
+                    matmul_with(kind, tiles, m, 896, n, &lhs, &mut got, None, vnni);
+                    got
+                };
+                let got = run(TileKind::Q5, &q5);
                 assert_close(&got, &want);
+                assert_eq!(got, run(TileKind::Q8, &q8), "vnni {vnni}");
             }
         }
     }
