@@ -274,19 +274,19 @@ unsafe fn unit_q8(
     res: &mut [[f32; TILE_N]; MT],
 ) {
     macro_rules! go {
-        ($f:ident) => {
+        ($f:ident $(, $five:literal)?) => {
             match mt {
-                1 => $f::<1>(t, kb, a, d, c, res),
-                2 => $f::<2>(t, kb, a, d, c, res),
-                3 => $f::<3>(t, kb, a, d, c, res),
-                _ => $f::<4>(t, kb, a, d, c, res),
+                1 => $f::<1 $(, $five)?>(t, kb, a, d, c, res),
+                2 => $f::<2 $(, $five)?>(t, kb, a, d, c, res),
+                3 => $f::<3 $(, $five)?>(t, kb, a, d, c, res),
+                _ => $f::<4 $(, $five)?>(t, kb, a, d, c, res),
             }
         };
     }
     match (kind, vnni) {
-        (TileKind::Q5, true) => go!(q5_512),
+        (TileKind::Q5, true) => go!(bytes_512, true),
         (TileKind::Q5, false) => go!(q5_256),
-        (_, true) => go!(q8_512),
+        (_, true) => go!(bytes_512, false),
         (_, false) => go!(q8_256),
     }
 }
@@ -294,11 +294,14 @@ unsafe fn unit_q8(
 /// Bytes of a Q8_0 block: `d: f16 | qs: [i8; 32]`.
 const Q80: usize = 34;
 
-/// Q8 tiles, AVX-512 VNNI: per block, (q + 128) · a − 128·Σa in i32, then
-/// scaled by d·d_a. Two chains of multiply-adds per row, so a single row
-/// (decode) does not wait on one.
+/// Q8 and Q5 tiles, AVX-512 VNNI: per block, (q + bias) · a − bias·Σa in
+/// i32, then scaled by d·d_a (bias 128 for Q8, 16 for Q5). Q5 values are put
+/// together in registers: a nibble, plus 16 where the group's mask word says
+/// so (one masked add). Both sum the same integers in the same order, so Q5
+/// tiles give what Q8 tiles of the same values give. Two chains of
+/// multiply-adds per row, so a single row (decode) does not wait on one.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
-unsafe fn q8_512<const R: usize>(
+unsafe fn bytes_512<const R: usize, const FIVE: bool>(
     t: *const u8,
     kb: usize,
     a: &[*const u8; MT],
@@ -306,25 +309,47 @@ unsafe fn q8_512<const R: usize>(
     c: &[*const i32; MT],
     res: &mut [[f32; TILE_N]; MT],
 ) {
+    let (size, qs, scales, shift) = if FIVE {
+        (q5::SIZE, q5::QS, q5::D, 4)
+    } else {
+        (q8::SIZE, q8::QS, q8::D, 7)
+    };
+    let nibble = _mm512_set1_epi8(0x0F);
+    let fifth = _mm512_set1_epi8(0x10);
     let mut acc = [_mm512_setzero_ps(); R];
     for b in 0..kb {
-        let t = t.add(b * q8::SIZE);
+        let t = t.add(b * size);
         let mut lo = [_mm512_setzero_si512(); R];
         let mut hi = [_mm512_setzero_si512(); R];
         for g in 0..4 {
-            let w0 = _mm512_loadu_si512(t.add(q8::QS + 2 * g * 64) as *const _);
-            let w1 = _mm512_loadu_si512(t.add(q8::QS + (2 * g + 1) * 64) as *const _);
+            // Groups 2g and 2g + 1: values 8g.. and 8g + 4.. of each row.
+            let (w0, w1) = if FIVE {
+                let w = _mm512_loadu_si512(t.add(qs + g * 64) as *const _);
+                let k0 = std::ptr::read_unaligned(t.add(q5::HB + 16 * g) as *const u64);
+                let k1 = std::ptr::read_unaligned(t.add(q5::HB + 16 * g + 8) as *const u64);
+                let w0 = _mm512_and_si512(w, nibble);
+                let w1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), nibble);
+                (
+                    _mm512_mask_add_epi8(w0, k0, w0, fifth),
+                    _mm512_mask_add_epi8(w1, k1, w1, fifth),
+                )
+            } else {
+                (
+                    _mm512_loadu_si512(t.add(qs + 2 * g * 64) as *const _),
+                    _mm512_loadu_si512(t.add(qs + (2 * g + 1) * 64) as *const _),
+                )
+            };
             for r in 0..R {
                 let y = a[r].add(b * Q80 + 2 + 8 * g);
                 lo[r] = _mm512_dpbusd_epi32(lo[r], w0, _mm512_set1_epi32(word(y)));
                 hi[r] = _mm512_dpbusd_epi32(hi[r], w1, _mm512_set1_epi32(word(y.add(4))));
             }
         }
-        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q8::D) as *const __m256i));
+        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(scales) as *const __m256i));
         for r in 0..R {
             let sum = _mm512_sub_epi32(
                 _mm512_add_epi32(lo[r], hi[r]),
-                _mm512_set1_epi32(*c[r].add(b) << 7),
+                _mm512_set1_epi32(*c[r].add(b) << shift),
             );
             let yd = _mm512_set1_ps(*d[r].add(b));
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, yd), _mm512_cvtepi32_ps(sum), acc[r]);
@@ -681,55 +706,6 @@ unsafe fn q6k_256<const R: usize>(
         for r in 0..R {
             _mm256_storeu_ps(res[r].as_mut_ptr().add(8 * h), acc[r]);
         }
-    }
-}
-
-/// Q5 tiles, AVX-512 VNNI: as `q8_512`, the values put together in
-/// registers (a nibble, plus 16 where a group's mask word says so: one
-/// masked add) and + 16 instead of + 128. The same integer sums, summed in
-/// the same order: the results are those of Q5_0 weights as Q8 tiles.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
-unsafe fn q5_512<const R: usize>(
-    t: *const u8,
-    kb: usize,
-    a: &[*const u8; MT],
-    d: &[*const f32; MT],
-    c: &[*const i32; MT],
-    res: &mut [[f32; TILE_N]; MT],
-) {
-    let nibble = _mm512_set1_epi8(0x0F);
-    let fifth = _mm512_set1_epi8(0x10);
-    let mut acc = [_mm512_setzero_ps(); R];
-    for b in 0..kb {
-        let t = t.add(b * q5::SIZE);
-        let mut lo = [_mm512_setzero_si512(); R];
-        let mut hi = [_mm512_setzero_si512(); R];
-        for p in 0..4 {
-            let w = _mm512_loadu_si512(t.add(q5::QS + p * 64) as *const _);
-            let k0 = std::ptr::read_unaligned(t.add(q5::HB + 16 * p) as *const u64);
-            let k1 = std::ptr::read_unaligned(t.add(q5::HB + 16 * p + 8) as *const u64);
-            let w0 = _mm512_and_si512(w, nibble);
-            let w0 = _mm512_mask_add_epi8(w0, k0, w0, fifth);
-            let w1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), nibble);
-            let w1 = _mm512_mask_add_epi8(w1, k1, w1, fifth);
-            for r in 0..R {
-                let y = a[r].add(b * Q80 + 2 + 8 * p);
-                lo[r] = _mm512_dpbusd_epi32(lo[r], w0, _mm512_set1_epi32(word(y)));
-                hi[r] = _mm512_dpbusd_epi32(hi[r], w1, _mm512_set1_epi32(word(y.add(4))));
-            }
-        }
-        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(t.add(q5::D) as *const __m256i));
-        for r in 0..R {
-            let sum = _mm512_sub_epi32(
-                _mm512_add_epi32(lo[r], hi[r]),
-                _mm512_set1_epi32(*c[r].add(b) << 4),
-            );
-            let yd = _mm512_set1_ps(*d[r].add(b));
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, yd), _mm512_cvtepi32_ps(sum), acc[r]);
-        }
-    }
-    for r in 0..R {
-        _mm512_storeu_ps(res[r].as_mut_ptr(), acc[r]);
     }
 }
 
