@@ -21,6 +21,26 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad json {e}: {}", stdout(o)))
 }
 
+/// `model`'s answer to `request` (bash), asked from inside `dir`.
+fn ask_in(cache: &Path, model: &str, dir: &Path, request: &str) -> serde_json::Value {
+    json(
+        &cmdai(cache)
+            .args([
+                "--model",
+                model,
+                "--json",
+                "--timeout",
+                "900",
+                "--shell",
+                "bash",
+            ])
+            .args(["--", request])
+            .current_dir(dir)
+            .output()
+            .unwrap(),
+    )
+}
+
 /// How the small model's run for HIDDEN got its prefix: "hit", "built", …
 fn prefix_cache(cache: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     json(&generate(cache, SMALL, HIDDEN, extra))["prefix_cache"].clone()
@@ -118,15 +138,7 @@ fn a_directory_listing_is_prefilled_once_and_gives_the_same_answer_from_its_file
     let dir = TempDir::new("listing-cwd");
     std::fs::write(dir.path().join("notes.txt"), "a\n").unwrap();
     std::fs::create_dir(dir.path().join("photos")).unwrap();
-    let run = |dir: &Path| {
-        json(
-            &cmdai(cache.path())
-                .args(["--model", SMALL, "--json", "--timeout", "900", "--", HIDDEN])
-                .current_dir(dir)
-                .output()
-                .unwrap(),
-        )
-    };
+    let run = |dir: &Path| ask_in(cache.path(), SMALL, dir, HIDDEN);
     let first = run(dir.path());
     assert_eq!(first["listing_cache"], "built");
     let second = run(dir.path());
@@ -175,21 +187,11 @@ fn an_answer_that_copies_the_listing_is_asked_again_without_it() {
     for f in ["Cargo.lock", "README.md", "LICENSE"] {
         std::fs::write(dir.path().join(f), "x\n").unwrap();
     }
-    let v = json(
-        &cmdai(cache.path())
-            .args([
-                "--model",
-                DEFAULT,
-                "--json",
-                "--timeout",
-                "900",
-                "--shell",
-                "bash",
-            ])
-            .args(["--", "print the 3rd line of Cargo.toml"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap(),
+    let v = ask_in(
+        cache.path(),
+        DEFAULT,
+        dir.path(),
+        "print the 3rd line of Cargo.toml",
     );
     let cmd = v["cmd"].as_str().unwrap();
     assert!(cmd.contains("Cargo.toml"), "{cmd}");
@@ -216,21 +218,7 @@ fn names_in_other_scripts_survive_the_ascii_answer_vocabulary() {
         ("show the contents of café.txt", "café.txt"),
         ("count the lines in 日本語.md", "日本語.md"),
     ] {
-        let v = json(
-            &cmdai(cache.path())
-                .args([
-                    "--model",
-                    SMALL,
-                    "--json",
-                    "--timeout",
-                    "900",
-                    "--",
-                    request,
-                ])
-                .current_dir(dir.path())
-                .output()
-                .unwrap(),
-        );
+        let v = ask_in(cache.path(), SMALL, dir.path(), request);
         let cmd = v["cmd"].as_str().unwrap();
         assert!(cmd.contains(name), "{request}: {cmd}");
     }

@@ -328,63 +328,57 @@ fn write(
 mod tests {
     use super::*;
 
-    #[test]
-    fn old_prefix_files_go_and_segments_stay() {
-        let dir = std::env::temp_dir().join(format!("cmdai-prune-p-{}", std::process::id()));
+    /// A fresh directory holding `names`, each a minute older than the next.
+    fn aged(tag: &str, names: &[String]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cmdai-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let now = std::time::SystemTime::now();
-        for i in 0..10u64 {
-            let f = std::fs::File::create(dir.join(format!("prefix-{i}.kv"))).unwrap();
-            f.set_modified(now - std::time::Duration::from_secs(100 - i))
+        for (i, name) in names.iter().enumerate() {
+            let f = std::fs::File::create(dir.join(name)).unwrap();
+            let age = 60 * (names.len() - i) as u64;
+            f.set_modified(now - std::time::Duration::from_secs(age))
                 .unwrap();
         }
-        std::fs::write(dir.join("segment-old.kv"), "").unwrap();
-        // Used just now: kept although made first.
-        mark_used(&dir.join("prefix-0.kv"));
-        prune(&dir, "prefix-", PREFIXES_KEPT);
-        let mut left: Vec<String> = std::fs::read_dir(&dir)
+        dir
+    }
+
+    /// The names left in `dir`, sorted; the directory is removed.
+    fn left(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        left.sort();
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut want: Vec<String> = [0, 3, 4, 5, 6, 7, 8, 9]
-            .iter()
-            .map(|i| format!("prefix-{i}.kv"))
-            .collect();
+        names.sort();
+        let _ = std::fs::remove_dir_all(dir);
+        names
+    }
+
+    fn numbered(kind: &str, ids: impl IntoIterator<Item = usize>) -> Vec<String> {
+        ids.into_iter().map(|i| format!("{kind}{i}.kv")).collect()
+    }
+
+    #[test]
+    fn old_prefix_files_go_and_segments_stay() {
+        let mut names = vec!["segment-old.kv".to_string()];
+        names.extend(numbered("prefix-", 0..10));
+        let dir = aged("prune-p", &names);
+        // Used just now: kept although made first.
+        mark_used(&dir.join("prefix-0.kv"));
+        prune(&dir, "prefix-", PREFIXES_KEPT);
+        let mut want = numbered("prefix-", [0, 3, 4, 5, 6, 7, 8, 9]);
         want.push("segment-old.kv".into());
-        assert_eq!(left, want);
+        assert_eq!(left(&dir), want);
     }
 
     #[test]
     fn pruning_keeps_the_most_recently_used_segments_only() {
-        let dir = std::env::temp_dir().join(format!("cmdai-prune-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let now = std::time::SystemTime::now();
-        for i in 0..6u64 {
-            let f = std::fs::File::create(dir.join(format!("segment-{i}.kv"))).unwrap();
-            f.set_modified(now - std::time::Duration::from_secs(100 - i))
-                .unwrap();
-        }
-        std::fs::write(dir.join("prefix-0.kv"), "").unwrap();
+        let mut names = vec!["prefix-0.kv".to_string()];
+        names.extend(numbered("segment-", 0..6));
+        let dir = aged("prune", &names);
         prune(&dir, "segment-", 4);
-        let mut left: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(
-            left,
-            [
-                "prefix-0.kv",
-                "segment-2.kv",
-                "segment-3.kv",
-                "segment-4.kv",
-                "segment-5.kv"
-            ]
-        );
+        let mut want = vec!["prefix-0.kv".to_string()];
+        want.extend(numbered("segment-", 2..6));
+        assert_eq!(left(&dir), want);
     }
 }
