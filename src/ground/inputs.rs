@@ -312,24 +312,13 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
     if listing.len() < 3 || !whole {
         return cmd.to_string();
     }
-    let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
-    let toks = super::tokens(cmd);
-    let name_at = |t: &Token| {
-        let word = cmd[t.start..t.end].trim_end_matches('/');
-        (!t.quoted)
-            .then(|| names.iter().position(|n| *n == word))
-            .flatten()
-    };
     let mut edits = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        let run: Vec<usize> = toks[i..].iter().map_while(&name_at).collect();
-        let mut seen = vec![false; names.len()];
-        run.iter().for_each(|&n| seen[n] = true);
-        if run.len() == names.len() && seen.iter().all(|&s| s) {
-            edits.push((toks[i].start, toks[i + run.len() - 1].end, "*".to_string()));
+    for run in listed_runs(cmd, &listing) {
+        let mut seen = vec![false; listing.len()];
+        run.iter().for_each(|&(_, n)| seen[n] = true);
+        if run.len() == listing.len() && seen.iter().all(|&s| s) {
+            edits.push((run[0].0.start, run[run.len() - 1].0.end, "*".to_string()));
         }
-        i += run.len().max(1);
     }
     splice(cmd, edits)
 }
@@ -341,29 +330,43 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
 /// 'Cargo.toml' benches/ docs/ … Cargo.toml | head -n 3`); the same
 /// request without the listing gets `sed -n '3p' Cargo.toml`.
 pub fn pastes_listing(cmd: &str, listing: &[String], request: &str) -> bool {
-    let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
     let asked: Vec<&str> = request
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '`'))
         .map(|w| w.trim_end_matches(['/', '.', '?', '!', ':']))
         .collect();
-    let listed = |t: &Token| {
-        let word = cmd[t.start..t.end].trim_end_matches('/');
-        !t.quoted && names.contains(&word)
-    };
-    let toks = super::tokens(cmd);
-    let mut i = 0;
-    while i < toks.len() {
-        let run = toks[i..].iter().take_while(|t| listed(t)).count();
-        let unasked = toks[i..i + run]
+    listed_runs(cmd, listing).iter().any(|run| {
+        let unasked = run
             .iter()
-            .filter(|t| !asked.contains(&cmd[t.start..t.end].trim_end_matches('/')))
+            .filter(|(t, _)| !asked.contains(&cmd[t.start..t.end].trim_end_matches('/')))
             .count();
-        if run >= 3 && unasked >= 3 {
-            return true;
+        run.len() >= 3 && unasked >= 3
+    })
+}
+
+/// The runs of consecutive words of `cmd` that are names of `listing`
+/// (unquoted; a directory with or without its `/`), each word with the
+/// index of its name.
+fn listed_runs(cmd: &str, listing: &[String]) -> Vec<Vec<(Token, usize)>> {
+    let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
+    let name_at = |t: &Token| {
+        let word = cmd[t.start..t.end].trim_end_matches('/');
+        (!t.quoted)
+            .then(|| names.iter().position(|n| *n == word))
+            .flatten()
+    };
+    let mut runs = Vec::new();
+    let mut run = Vec::new();
+    for t in super::tokens(cmd) {
+        match name_at(&t) {
+            Some(n) => run.push((t, n)),
+            None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+            None => {}
         }
-        i += run.max(1);
     }
-    false
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
 }
 
 #[cfg(test)]
