@@ -313,7 +313,7 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
         return cmd.to_string();
     }
     let mut edits = Vec::new();
-    for run in listed_runs(cmd, &listing) {
+    for run in listed_runs(cmd, &listing, false) {
         let mut seen = vec![false; listing.len()];
         run.iter().for_each(|&(_, n)| seen[n] = true);
         if run.len() == listing.len() && seen.iter().all(|&s| s) {
@@ -330,26 +330,33 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
 /// 'Cargo.toml' benches/ docs/ … Cargo.toml | head -n 3`); the same
 /// request without the listing gets `sed -n '3p' Cargo.toml`.
 pub fn pastes_listing(cmd: &str, listing: &[String], request: &str) -> bool {
+    let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
     let asked: Vec<&str> = request
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '`'))
         .map(|w| w.trim_end_matches(['/', '.', '?', '!', ':']))
         .collect();
-    listed_runs(cmd, listing).iter().any(|run| {
+    listed_runs(cmd, listing, true).iter().any(|run| {
         let unasked = run
             .iter()
-            .filter(|(t, _)| !asked.contains(&cmd[t.start..t.end].trim_end_matches('/')))
+            .filter(|&&(_, n)| !asked.contains(&names[n]))
             .count();
         run.len() >= 3 && unasked >= 3
     })
 }
 
 /// The runs of consecutive words of `cmd` that are names of `listing`
-/// (unquoted; a directory with or without its `/`), each word with the
-/// index of its name.
-fn listed_runs(cmd: &str, listing: &[String]) -> Vec<Vec<(Token, usize)>> {
+/// (unquoted; a directory with or without its `/`; with `anchored`, also
+/// after `./` or `~/`), each word with the index of its name.
+fn listed_runs(cmd: &str, listing: &[String], anchored: bool) -> Vec<Vec<(Token, usize)>> {
     let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
     let name_at = |t: &Token| {
-        let word = cmd[t.start..t.end].trim_end_matches('/');
+        let mut word = cmd[t.start..t.end].trim_end_matches('/');
+        if anchored {
+            word = word
+                .strip_prefix("./")
+                .or_else(|| word.strip_prefix("~/"))
+                .unwrap_or(word);
+        }
         (!t.quoted)
             .then(|| names.iter().position(|n| *n == word))
             .flatten()
@@ -544,6 +551,10 @@ mod tests {
             "print the 3rd line of Cargo.toml"
         ));
         assert!(pasted("du -sh docs src tests", "disk usage of each folder"));
+        assert!(pasted(
+            "find ~/docs ~/src ./tests -size +100M",
+            "files over 100MB in my home"
+        ));
         // Names the request gives, fewer than three, apart, quoted, in paths.
         for (cmd, req) in [
             ("rm docs/ src/ tests/", "delete docs, src and tests/"),
