@@ -44,14 +44,15 @@ const SEGMENTS_KEPT: usize = 16;
 /// prompt or arithmetic writes new ones; the old ones go once unused.
 const PREFIXES_KEPT: usize = 8;
 
-/// Identifies a prefix cache: the model file (whose tokenizer turns the
-/// text into the same tokens every time) and the exact prefix text.
 /// The engine's arithmetic: bumped whenever a kernel change moves the keys
 /// and values in the last bits (summation order, a new weight layout), so
 /// that a cache made by an older build is not mixed with this build's own
 /// computation (a hit and a miss then give different answers).
 const NUMERICS: &str = "q8-tiles-1";
 
+/// Identifies a prefix cache: the engine's arithmetic, the model file
+/// (whose tokenizer turns the text into the same tokens every time) and the
+/// exact prefix text.
 pub fn cache_key(model_id: &str, prefix: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(NUMERICS.as_bytes());
@@ -260,7 +261,6 @@ pub fn save_segment(
     Ok(())
 }
 
-/// Removes all but the `keep` most recently used segment files.
 /// Removes all but the `keep` most recently used `{kind}*.kv` files.
 fn prune(dir: &Path, kind: &str, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {

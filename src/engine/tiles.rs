@@ -160,17 +160,6 @@ impl TileKind {
     }
 }
 
-/// Bytes of one GGUF block of the formats tiles are made from.
-fn gguf_block_size(dtype: GgmlDType) -> usize {
-    match dtype {
-        GgmlDType::Q4K => 144,
-        GgmlDType::Q6K => 210,
-        GgmlDType::Q8_0 => 34,
-        GgmlDType::Q5_0 => 22,
-        _ => 0,
-    }
-}
-
 /// Lays out tile `(t, b)` (rows `16t..`, k-block `b`) of a Q4_K weight
 /// given as its GGUF bytes, into `out` (one tile, zeroed by the caller).
 fn pack_q4k(w: &[u8], rows: usize, kb: usize, t: usize, b: usize, out: &mut [u8]) {
@@ -600,7 +589,7 @@ pub fn build(g: &Gguf, model_id: &str, path: &Path) -> Result<()> {
             _ => continue,
         };
         if let Some(kind) = tileable(t.dtype, cols) {
-            if t.bytes.len() == rows * (cols / kind.block_len()) * gguf_block_size(t.dtype) {
+            if t.bytes.len() == rows * (cols / kind.block_len()) * t.dtype.type_size() {
                 plan.push((name.clone(), kind, t.dtype, rows, cols, t.bytes));
             }
         }
