@@ -299,24 +299,42 @@ pub fn suggest(r: &mut Runner, ask: &Ask) -> Result<Suggestion> {
 /// The greedy answer to `ask`, or, where it copies the directory listing
 /// into its operands, the greedy answer to the request without the listing
 /// (then true): the model pastes what it was shown, not what was asked.
-/// Decoding stops as soon as the paste shows (three names), before the
-/// rest of the listing is written out.
+/// Decoding stops as soon as a pasted listing shows (three names), before
+/// the rest of it is written out. One pasted folder may be the model's
+/// reading of the request ("my photos" as `Pictures/`): the answer without
+/// the listing is taken only where it makes up no name instead.
 fn first_answer(r: &mut Runner, ask: &Ask) -> Result<(Generation, bool)> {
-    use crate::extract::is_complete;
+    use crate::extract::{command, is_complete};
+    use crate::ground::{pasted_listing, Paste};
     let Some(u) = &ask.unlisted else {
         return Ok((r.generate(&ask.prompt, is_complete)?, false));
     };
-    let pastes = |t: &str| crate::ground::pastes_listing(t, &u.listing, ask.request);
-    let generation = r.generate(&ask.prompt, |t| is_complete(t) || pastes(t))?;
-    if !pastes(&generation.text) {
+    let paste = |t: &str| pasted_listing(t, &u.listing, ask.request);
+    let generation = r.generate(&ask.prompt, |t| {
+        is_complete(t) || paste(t) == Some(Paste::Listing)
+    })?;
+    let Some(how) = paste(&generation.text) else {
         return Ok((generation, false));
-    }
+    };
     let other = r.generate(&u.prompt, is_complete)?;
-    if crate::extract::command(&other.text).is_ok() {
-        return Ok((other, true));
+    if let Ok(cmd) = command(&other.text) {
+        let keep_other = match how {
+            Paste::Listing => true,
+            Paste::Folder => {
+                let first = command(&generation.text).unwrap_or_default();
+                let here = std::env::current_dir().unwrap_or_default();
+                crate::ground::made_up_names(&cmd, &first, &here).is_empty()
+            }
+        };
+        if keep_other {
+            return Ok((other, true));
+        }
     }
-    // No command without the listing either: the pasted one, in full.
-    Ok((r.generate(&ask.prompt, is_complete)?, false))
+    match how {
+        Paste::Folder => Ok((generation, false)),
+        // No command without the listing either: the pasted one, in full.
+        Paste::Listing => Ok((r.generate(&ask.prompt, is_complete)?, false)),
+    }
 }
 
 /// The next new command off the greedy answer's untried branches (at most

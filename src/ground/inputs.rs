@@ -323,25 +323,140 @@ pub(super) fn whole_listing(cmd: &str, cwd: &Path) -> String {
     splice(cmd, edits)
 }
 
-/// Whether `cmd` copies the directory listing the model was shown into its
-/// operands: a run of three or more listed names, three of them names the
-/// request does not mention. A small model given the listing sometimes
-/// answers with it ("print the 3rd line of Cargo.toml" became `grep -n
-/// 'Cargo.toml' benches/ docs/ … Cargo.toml | head -n 3`); the same
-/// request without the listing gets `sed -n '3p' Cargo.toml`.
-pub fn pastes_listing(cmd: &str, listing: &[String], request: &str) -> bool {
+/// How an answer copied the directory listing the model was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paste {
+    /// A run of three or more listed names, three of them names the
+    /// request does not mention: "print the 3rd line of Cargo.toml" became
+    /// `grep -n 'Cargo.toml' benches/ docs/ … Cargo.toml | head -n 3`.
+    Listing,
+    /// One listed folder the request does not refer to at all: in a
+    /// directory of many folders "list files by size" became `ls -lhS c3/`.
+    /// It may also be the model's right reading of the request ("my
+    /// photos" as `Pictures/`), which a word match cannot tell.
+    Folder,
+}
+
+/// Whether and how `cmd` copies the listing into its operands. Without the
+/// listing the same requests get `sed -n '3p' Cargo.toml` and `ls -lhS`.
+pub fn pasted_listing(cmd: &str, listing: &[String], request: &str) -> Option<Paste> {
     let names: Vec<&str> = listing.iter().map(|n| n.trim_end_matches('/')).collect();
     let asked: Vec<&str> = request
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '`'))
         .map(|w| w.trim_end_matches(['/', '.', '?', '!', ':']))
         .collect();
-    listed_runs(cmd, listing, true).iter().any(|run| {
+    let words: Vec<String> = request
+        .to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map(|w| w.trim_matches('.').to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
+    // "the downloads folder" refers to `Downloads/`, "the logs" to `log/`,
+    // "the source folder" to `src/`, "the benchmarks" to `benches/`.
+    let referred = |name: &str| {
+        let name = name.to_lowercase();
+        words.iter().any(|w| {
+            let shared = w
+                .chars()
+                .zip(name.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            *w == name
+                || (w.len() >= 3 && name.contains(w.as_str()))
+                || (name.len() >= 3 && w.contains(name.as_str()))
+                || shared >= 4
+                || (shared >= 1 && abbreviates(&name, w))
+        })
+    };
+    let runs = listed_runs(cmd, listing, true);
+    let listing_run = runs.iter().any(|run| {
         let unasked = run
             .iter()
             .filter(|&&(_, n)| !asked.contains(&names[n]))
             .count();
         run.len() >= 3 && unasked >= 3
+    });
+    let stray_folder = runs.iter().flatten().any(|&(t, n)| {
+        // A word still being written may yet become another name.
+        let finished = cmd[t.end..].starts_with(char::is_whitespace);
+        finished && listing[n].ends_with('/') && !referred(names[n])
+    });
+    if listing_run {
+        Some(Paste::Listing)
+    } else if stray_folder {
+        Some(Paste::Folder)
+    } else {
+        None
+    }
+}
+
+/// The words of `cmd` that name files here, were not in `before`, and do
+/// not exist in `dir`: names the model made up. Asked without the listing,
+/// "compress the photos folder" gets `tar -czf photos.tar.gz photos` where
+/// the listing's `Pictures/` was meant; "list files by size" gets `ls
+/// -lhS`, which makes up nothing. Conservative: a word that might be a
+/// pattern or a variable counts too.
+pub fn made_up_names(cmd: &str, before: &str, dir: &Path) -> Vec<String> {
+    let words = |c: &str| -> Vec<String> {
+        super::tokens(c)
+            .into_iter()
+            .filter(|t| !t.quoted)
+            .map(|t| c[t.start..t.end].to_string())
+            .collect()
+    };
+    let known = words(before);
+    let programs = crate::safety::programs(cmd);
+    words(cmd)
+        .into_iter()
+        .filter(|w| {
+            let name_like = w.starts_with(|c: char| c.is_alphabetic() || matches!(c, '~' | '*'))
+                && w.chars().all(|c| {
+                    c.is_alphanumeric() || matches!(c, '_' | '.' | '~' | '/' | '-' | '*' | '?')
+                });
+            name_like && !known.contains(w) && !programs.contains(w)
+        })
+        .filter(|w| !exists(w, dir))
+        .collect()
+}
+
+/// Whether `word` names something in `dir` (`~/` is home; `*` and `?`
+/// match within the last part of the path).
+fn exists(word: &str, dir: &Path) -> bool {
+    let path = match word.strip_prefix("~/") {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => Path::new(&home).join(rest),
+            None => return false,
+        },
+        None => dir.join(word),
+    };
+    if !word.contains(['*', '?']) {
+        return path.exists();
+    }
+    let (Some(parent), Some(pattern)) = (path.parent(), path.file_name()) else {
+        return false;
+    };
+    let pattern = pattern.to_string_lossy();
+    std::fs::read_dir(parent).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| wildcard(pattern.as_bytes(), e.file_name().as_encoded_bytes()))
     })
+}
+
+/// Shell wildcard match of `*` and `?` (no brackets).
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| wildcard(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && wildcard(rest, &name[1..]),
+        Some((c, rest)) => name.first() == Some(c) && wildcard(rest, &name[1..]),
+    }
+}
+
+/// Whether `short` is `word` with letters left out (`src` of `source`).
+fn abbreviates(short: &str, word: &str) -> bool {
+    let mut letters = word.chars();
+    short.chars().all(|c| letters.any(|l| l == c))
 }
 
 /// The runs of consecutive words of `cmd` that are names of `listing`
@@ -533,7 +648,7 @@ mod tests {
 
     #[test]
     fn a_pasted_listing_is_told_from_names_the_request_gives() {
-        use super::pastes_listing;
+        use super::{pasted_listing, Paste};
         let listing: Vec<String> = [
             "docs/",
             "src/",
@@ -545,7 +660,8 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let pasted = |cmd: &str, req: &str| pastes_listing(cmd, &listing, req);
+        let how = |cmd: &str, req: &str| pasted_listing(cmd, &listing, req);
+        let pasted = |cmd: &str, req: &str| how(cmd, req).is_some();
         assert!(pasted(
             "grep -n 'Cargo.toml' docs/ src/ tests/ Cargo.toml README.md | head -n 3",
             "print the 3rd line of Cargo.toml"
@@ -555,17 +671,76 @@ mod tests {
             "find ~/docs ~/src ./tests -size +100M",
             "files over 100MB in my home"
         ));
-        // Names the request gives, fewer than three, apart, quoted, in paths.
+        // One folder the request does not refer to, once it is written out.
+        assert_eq!(how("du -sh docs src tests", "x"), Some(Paste::Listing));
+        assert_eq!(
+            how("ls -lhS docs/\n```", "list files by size"),
+            Some(Paste::Folder)
+        );
+        assert_eq!(
+            how(
+                "find src -type d -empty -delete",
+                "delete empty directories"
+            ),
+            Some(Paste::Folder)
+        );
+        // Names the request gives or refers to, fewer than three, apart,
+        // quoted, in paths, files, a word still being written.
         for (cmd, req) in [
             ("rm docs/ src/ tests/", "delete docs, src and tests/"),
             ("cat Cargo.toml README.md", "show Cargo.toml and the readme"),
-            ("cp Cargo.toml docs/ && ls src/", "copy it"),
+            (
+                "cp Cargo.toml docs/ && ls src/",
+                "copy Cargo.toml into docs, list src",
+            ),
+            ("du -sh docs/\n```", "how big is the Docs folder"),
+            ("ls tests\n```", "show the test files"),
+            ("cd src\n```", "go to the source folder"),
+            ("ls docs/\n```", "list the documents"),
+            ("ls -l src/\n```", "what is in the sources"),
+            ("wc -l README.md\n```", "count lines"),
+            ("ls -lhS docs", "list files by size"),
             ("grep x 'docs' 'src' 'tests'", "x"),
             ("ls docs/a src/b tests/c", "x"),
             ("sed -n '3p' Cargo.toml", "print the 3rd line of Cargo.toml"),
         ] {
             assert!(!pasted(cmd, req), "{cmd}");
         }
+    }
+
+    #[test]
+    fn made_up_names_are_the_new_words_that_name_nothing_here() {
+        use super::made_up_names;
+        let dir = std::env::temp_dir().join(format!("cmdai-made-up-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("Pictures")).unwrap();
+        std::fs::write(dir.join("a.jpg"), "").unwrap();
+        let made_up = |cmd: &str, before: &str| made_up_names(cmd, before, &dir);
+        assert_eq!(
+            made_up(
+                "tar -czf photos.tar.gz photos",
+                "tar -czf photos.tar.gz Pictures"
+            ),
+            ["photos"]
+        );
+        assert_eq!(made_up("ls -l *.png", "ls Pictures"), ["*.png"]);
+        for (cmd, before) in [
+            ("ls -lhS", "ls -lhS c3/"),
+            (
+                "find . -type d -empty -delete",
+                "find c3/ -type d -empty -delete",
+            ),
+            ("du -sh Pictures | sort -h", "du -sh c3/"),
+            ("ls -l *.jpg 'quoted name'", "ls c3/"),
+            ("cp a.jpg Pictures/", "cp a.jpg c3/"),
+        ] {
+            assert!(
+                made_up(cmd, before).is_empty(),
+                "{cmd}: {:?}",
+                made_up(cmd, before)
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod order;
 mod output;
 mod units;
 
-pub use inputs::pastes_listing;
+pub use inputs::{made_up_names, pasted_listing, Paste};
 
 use crate::context::{Shell, Userland};
 use std::path::Path;
