@@ -548,3 +548,45 @@ fn speculation_gives_the_answers_of_plain_greedy_decoding() {
     // The repository's own names are copied from the listing.
     assert!(accepted > 0, "no draft was ever accepted");
 }
+
+#[test]
+fn a_pasted_folder_is_asked_again_unless_the_request_meant_it() {
+    // Where the listing is a few long names and a short one, the 1.5B model
+    // answered "list files by size" with `ls -lhS c3/`: a folder the request
+    // never refers to. In a home directory "compress the photos folder" is
+    // `tar … Pictures`: asked without the listing it would make up `photos`.
+    model_file(DEFAULT);
+    let cache = prepared_cache("folder");
+    let many = TempDir::new("folder-cwd");
+    for d in [
+        "bank",
+        "bash_jobs.0",
+        "bash_tool_05249cd2-782b-452f-877f-6633f903b9b0",
+        "bash_tool_c684d6d0-dc98-455d-9b15-0b78ccc4f96b",
+        "c3",
+        "cache2",
+    ] {
+        std::fs::create_dir(many.path().join(d)).unwrap();
+    }
+    for request in [
+        "list files by size",
+        "delete empty directories",
+        "how much space does this folder use",
+    ] {
+        let v = ask_in(cache.path(), DEFAULT, many.path(), request);
+        let cmd = v["cmd"].as_str().unwrap();
+        assert!(!cmd.contains("c3"), "{request}: {cmd}");
+    }
+    let home = TempDir::new("folder-home");
+    for d in ["Documents", "Downloads", "Music", "Pictures", "Videos"] {
+        std::fs::create_dir(home.path().join(d)).unwrap();
+    }
+    let v = ask_in(
+        cache.path(),
+        DEFAULT,
+        home.path(),
+        "compress the photos folder",
+    );
+    let cmd = v["cmd"].as_str().unwrap();
+    assert!(cmd.contains("Pictures"), "{cmd}");
+}
