@@ -447,6 +447,7 @@ pub fn print(r: &Runner, s: &Suggestion, out: Output, started: Instant) -> Resul
     let report = serde_json::json!({
         "backend": "local",
         "model": r.model_name,
+        "device": r.engine.device_name(),
         "shell": r.shell.name(),
         "prefix_cache": cache,
         "listing_cache": g.and_then(|g| g.shared_cache).map(PrefixCache::name),

@@ -133,14 +133,14 @@ pub fn select_device(name: &str) -> Result<Device> {
         "cpu" => Ok(Device::Cpu),
         "cuda" if cfg!(feature = "cuda") => Device::new_cuda(0).map_err(|e| {
             Error::other(format!(
-                "cannot open the CUDA device: {}",
+                "cannot open the CUDA device ({}): check the NVIDIA driver, or use --device cpu",
                 crate::error::one_line(&e.to_string())
             ))
         }),
         "cuda" => Err(unavailable("CUDA", "cuda")),
         "metal" if cfg!(feature = "metal") => Device::new_metal(0).map_err(|e| {
             Error::other(format!(
-                "cannot open the Metal device: {}",
+                "cannot open the Metal device ({}): use --device cpu",
                 crate::error::one_line(&e.to_string())
             ))
         }),
@@ -165,6 +165,15 @@ pub fn select_device(name: &str) -> Result<Device> {
 }
 
 impl Engine {
+    /// Where the model runs: "cpu", "cuda" or "metal".
+    pub fn device_name(&self) -> &'static str {
+        match &self.model.device {
+            Device::Cpu => "cpu",
+            Device::Cuda(_) => "cuda",
+            Device::Metal(_) => "metal",
+        }
+    }
+
     /// Maps the model at `path`, and its tile file where `tiles` says (CPU
     /// only: other devices upload the GGUF's blocks).
     pub fn load(

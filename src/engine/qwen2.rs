@@ -337,7 +337,17 @@ impl Model {
             Logits::All => x,
         };
         let x = candle_nn::ops::rms_norm(&x, &self.norm, c.rms_eps)?;
-        Ok(self.output.forward_live(&x, self.live_rows.as_deref())?)
+        let logits = self.output.forward_live(&x, self.live_rows.as_deref())?;
+        // On an H200, candle 0.11's CUDA backend let the logits be read back
+        // before the output head's kernel had finished: with the 0.5B model's
+        // 151,936-row head, decoding read garbage (`[PAD151813]` tokens, an
+        // illegal address once). Waiting here made every pass match the CPU
+        // (tests/cuda.rs), as did CUDA_LAUNCH_BLOCKING=1; it costs one wait
+        // per pass.
+        if !self.device.is_cpu() {
+            self.device.synchronize()?;
+        }
+        Ok(logits)
     }
 
     fn attention(
