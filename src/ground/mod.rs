@@ -55,6 +55,7 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = inputs::names_without_extension(&cmd, target.cwd);
     cmd = output::only_the_hash(&cmd, &req);
     cmd = order::ls_order(&cmd, &req);
+    cmd = order::ls_end(&cmd, &req);
     cmd = inputs::comm_direction(&cmd, &req);
     cmd = idioms::lsof_pids(&cmd);
     cmd = idioms::word_count(&cmd, &req);

@@ -123,6 +123,116 @@ pub(super) fn ls_order(cmd: &str, req: &Request) -> String {
     splice(cmd, vec![edit])
 }
 
+/// The end of an `ls -t` / `ls -S` listing the request asks for: `('t',
+/// true)` for the newest file, `('t', false)` for the oldest, `('S', true)`
+/// for the largest, `('S', false)` for the smallest.
+fn end_wanted(req: &Request) -> Option<(char, bool)> {
+    let last = [
+        "modified", "changed", "edited", "updated", "touched", "written",
+    ]
+    .iter()
+    .any(|w| req.contains(&format!("{w} last")) || req.contains(&format!("last {w}")));
+    if req.has_any_word(&["oldest", "earliest"]) || req.contains("least recent") {
+        Some(('t', false))
+    } else if req.has_any_word(&["newest", "latest"]) || req.contains("most recent") || last {
+        Some(('t', true))
+    } else if req.has_word("smallest") {
+        Some(('S', false))
+    } else if req.has_any_word(&["largest", "biggest"]) {
+        Some(('S', true))
+    } else {
+        None
+    }
+}
+
+/// `ls -t | tail -n 1` for the newest file: `ls -t` lists the newest first
+/// (and `ls -S` the largest), so `tail` takes the oldest. Where the request
+/// names an end and the pipe takes the other one, `head` and `tail` swap;
+/// `ls -l` prints a `total` line first, which `head` then skips.
+pub(super) fn ls_end(cmd: &str, req: &Request) -> String {
+    let Some((key, top)) = end_wanted(req) else {
+        return cmd.to_string();
+    };
+    let cmds = simple_commands(cmd);
+    let programs: Vec<&str> = cmds
+        .iter()
+        .filter_map(|t| program(cmd, t))
+        .map(|p| p.1)
+        .collect();
+    let piped = cmd.matches('|').count() == 1 && !cmd.contains("||") && !cmd.contains("&&");
+    if !piped
+        || programs.len() != 2
+        || programs[0] != "ls"
+        || !matches!(programs[1], "head" | "tail")
+    {
+        return cmd.to_string();
+    }
+    let word = |t: &super::Token| &cmd[t.start..t.end];
+    let flags: String = cmds[0]
+        .iter()
+        .filter_map(|t| super::short_flags(word(t)))
+        .collect();
+    let long_sort = cmds[0]
+        .iter()
+        .any(|t| word(t).starts_with("--sort") || word(t).starts_with("--time"));
+    let other = if key == 't' { 'S' } else { 't' };
+    if long_sort
+        || !flags.contains(key)
+        || flags.contains(other)
+        || flags.contains(['U', 'X', 'v', 'f'])
+    {
+        return cmd.to_string();
+    }
+    // What the listing puts first: the newest (largest) unless reversed.
+    let front = top != flags.contains('r');
+    let takes_front = programs[1] == "head";
+    let Some((at, _)) = program(cmd, &cmds[1]) else {
+        return cmd.to_string();
+    };
+    let args: Vec<&str> = cmds[1][at + 1..].iter().map(word).collect();
+    let count = match args.as_slice() {
+        [] => Some(10),
+        ["-n", n] => n.parse::<u32>().ok(),
+        [a] => a
+            .strip_prefix("-n")
+            .or_else(|| a.strip_prefix('-'))
+            .and_then(|n| n.parse::<u32>().ok()),
+        _ => None,
+    };
+    let Some(count) = count else {
+        return cmd.to_string();
+    };
+    // `ls -l`'s first line is `total …`: `head -n 1` shows only that.
+    let total_line = flags.contains('l');
+    let (tool, count) = if front == takes_front {
+        if !(takes_front && total_line && count == asked_count(req)) {
+            return cmd.to_string();
+        }
+        ("head", count + 1)
+    } else if takes_front {
+        ("tail", count)
+    } else {
+        ("head", count + u32::from(total_line))
+    };
+    let ls_end = cmds[0].last().map_or(0, |t| t.end);
+    format!("{} | {tool} -n {count}", &cmd[..ls_end])
+}
+
+/// How many things the request asks for: its number, or one.
+fn asked_count(req: &Request) -> u32 {
+    const WORDS: [&str; 10] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    req.words
+        .iter()
+        .find_map(|w| {
+            w.parse::<u32>()
+                .ok()
+                .or_else(|| WORDS.iter().position(|n| n == w).map(|i| i as u32 + 1))
+        })
+        .unwrap_or(1)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ground::gnu;
@@ -147,7 +257,7 @@ mod tests {
             (
                 "ls -l | head -n 5",
                 "the 5 biggest files here, biggest first",
-                "ls -lS | head -n 5",
+                "ls -lS | head -n 6",
             ),
             ("ls -lh | sort -rh", "list files sorted by size", "ls -lhS"),
             ("ls -l | sort -n", "list files sorted by size", "ls -lSr"),
@@ -155,7 +265,7 @@ mod tests {
             (
                 "ls -lh | sort -rh | head -n 3",
                 "the 3 largest files here",
-                "ls -lhS | head -n 3",
+                "ls -lhS | head -n 4",
             ),
         ] {
             assert_eq!(gnu(cmd, req), want, "{req}");
@@ -176,6 +286,59 @@ mod tests {
             ("du -sh * | sort -h", "folder sizes, largest first"),
             ("ls -l && du -sh", "sizes by folder, largest first"),
             ("find . -type f -size +1M", "files by size over a megabyte"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    #[test]
+    fn the_end_of_a_sorted_listing_is_the_one_asked_for() {
+        for (cmd, req, want) in [
+            (
+                "ls -t | tail -n 1",
+                "show the newest file",
+                "ls -t | head -n 1",
+            ),
+            (
+                "ls -lt | tail -n 1",
+                "what is the most recently modified file",
+                "ls -lt | head -n 2",
+            ),
+            (
+                "ls -t | tail -1",
+                "which file was changed last",
+                "ls -t | head -n 1",
+            ),
+            (
+                "ls -t | head -n 1",
+                "show the oldest file",
+                "ls -t | tail -n 1",
+            ),
+            (
+                "ls -lS | tail -n 3",
+                "the 3 largest files",
+                "ls -lS | head -n 4",
+            ),
+            ("ls -S | head", "the smallest files", "ls -S | tail -n 10"),
+            (
+                "ls -tr | head -n 1",
+                "the latest file",
+                "ls -tr | tail -n 1",
+            ),
+        ] {
+            assert_eq!(gnu(cmd, req), want, "{req}");
+        }
+        // The right end already, no end named, other pipes and sorts.
+        for (cmd, req) in [
+            ("ls -t | head -n 1", "show the newest file"),
+            ("ls -tr | tail -n 1", "the latest file"),
+            ("ls -lhS | head -n 2", "biggest file here"),
+            ("ls -lt | head -n 5", "the 3 newest files"),
+            ("ls -t | tail -n 1", "show the last file in time order"),
+            ("ls -t | tail -n 1 | xargs cat", "print the newest file"),
+            ("ls -lS | tail -n 1", "the newest file"),
+            ("ls -t | tail -c 5", "the newest file"),
+            ("ls --sort=time | tail -n 1", "the newest file"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }
