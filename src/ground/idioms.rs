@@ -62,6 +62,89 @@ pub(super) fn word_count(cmd: &str, req: &Request) -> String {
     }
 }
 
+/// Following a file with `tail`: `tail -f f | tail -n 20` prints nothing
+/// (the second `tail` waits for an end that never comes), and a request for
+/// "the last 50 lines … and follow" or "follow … from the last 5 lines"
+/// lost one of its two halves (`tail -f f`, `tail -n 5 f`). One `tail -n N
+/// -f f` does both.
+pub(super) fn tail_follow(cmd: &str, req: &Request) -> String {
+    let cmds = simple_commands(cmd);
+    let text = |t: &Token| &cmd[t.start..t.end];
+    let args = |toks: &[Token]| -> Option<Vec<String>> {
+        match program(cmd, toks) {
+            Some((at, "tail")) => {
+                Some(toks[at + 1..].iter().map(|t| text(t).to_string()).collect())
+            }
+            _ => None,
+        }
+    };
+    let follows = |a: &[String]| a.iter().any(|a| a == "-f" || a == "-F" || a == "--follow");
+    let count = |a: &[String]| -> Option<(usize, String)> {
+        a.iter().enumerate().find_map(|(i, w)| match w.as_str() {
+            "-n" => a.get(i + 1).map(|n| (i, n.clone())),
+            _ => w
+                .strip_prefix("-n")
+                .filter(|n| n.parse::<u64>().is_ok())
+                .map(|n| (i, n.to_string())),
+        })
+    };
+    let files = |a: &[String]| -> Vec<String> {
+        let mut skip = false;
+        a.iter()
+            .filter(|w| {
+                let s = skip;
+                skip = w.as_str() == "-n";
+                !s && !w.starts_with('-')
+            })
+            .cloned()
+            .collect()
+    };
+    let whole = |n: &str, file: &str| format!("tail -n {n} -f {file}");
+    match &cmds[..] {
+        // `tail -f f | tail -n N`
+        [first, second] if cmd.matches('|').count() == 1 && !cmd.contains("||") => {
+            let (Some(a), Some(b)) = (args(first), args(second)) else {
+                return cmd.to_string();
+            };
+            match (
+                files(&a).as_slice(),
+                count(&b),
+                follows(&a),
+                files(&b).is_empty(),
+            ) {
+                ([file], Some((_, n)), true, true) if count(&a).is_none() => whole(&n, file),
+                _ => cmd.to_string(),
+            }
+        }
+        [only] if !cmd.contains(['|', ';', '&']) => {
+            let Some(a) = args(only) else {
+                return cmd.to_string();
+            };
+            let names = files(&a);
+            let [file] = names.as_slice() else {
+                return cmd.to_string();
+            };
+            let flags = || a.iter().filter(|w| w.starts_with('-'));
+            let only_follows = flags().all(|w| matches!(w.as_str(), "-f" | "-F" | "--follow"));
+            let only_counts = flags().all(|w| w.starts_with("-n") && w.len() > 2 || w == "-n");
+            let asked_to_follow =
+                req.has_any_word(&["follow", "following", "continuously", "live"])
+                    || req.contains("as it grows")
+                    || req.contains("new lines");
+            let asked_lines = req.words.windows(3).find_map(|w| {
+                (w[0] == "last" && w[1].parse::<u64>().is_ok() && w[2] == "lines")
+                    .then(|| w[1].clone())
+            });
+            match (follows(&a), count(&a), asked_lines) {
+                (true, None, Some(n)) if only_follows => whole(&n, file),
+                (false, Some((_, n)), _) if asked_to_follow && only_counts => whole(&n, file),
+                _ => cmd.to_string(),
+            }
+        }
+        _ => cmd.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ground::gnu;
@@ -110,6 +193,49 @@ mod tests {
             (r"grep -o '\w\+' a | wc -l", "count the words in a"),
             (r"grep -c '\w' a", "lines with a word in a"),
             (r"cat a | grep -o '\w' | wc -l", "count words in a"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    #[test]
+    fn tail_follows_and_counts_in_one() {
+        for (cmd, req, want) in [
+            (
+                "tail -f app.log | tail -n 20",
+                "show the last 20 lines of app.log and keep following it",
+                "tail -n 20 -f app.log",
+            ),
+            (
+                "tail -f server.log",
+                "show the last 50 lines of server.log and follow it",
+                "tail -n 50 -f server.log",
+            ),
+            (
+                "tail -n 5 app.log",
+                "follow app.log starting from the last 5 lines",
+                "tail -n 5 -f app.log",
+            ),
+            (
+                "tail -n100 app.log",
+                "print new lines of app.log as it grows, from the last 100",
+                "tail -n 100 -f app.log",
+            ),
+        ] {
+            assert_eq!(gnu(cmd, req), want, "{req}");
+        }
+        for (cmd, req) in [
+            ("tail -f server.log", "follow server.log"),
+            ("tail -n 5 app.log", "show the last 5 lines of app.log"),
+            ("tail -f a.log | grep ERROR", "follow a.log, only errors"),
+            (
+                "tail -n 20 -f app.log",
+                "the last 20 lines of app.log, and follow it",
+            ),
+            (
+                "tail -f a.log b.log",
+                "the last 5 lines of a.log and b.log, following",
+            ),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }

@@ -345,29 +345,8 @@ pub fn pasted_listing(cmd: &str, listing: &[String], request: &str) -> Option<Pa
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '`'))
         .map(|w| w.trim_end_matches(['/', '.', '?', '!', ':']))
         .collect();
-    let words: Vec<String> = request
-        .to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        .map(|w| w.trim_matches('.').to_string())
-        .filter(|w| !w.is_empty())
-        .collect();
-    // "the downloads folder" refers to `Downloads/`, "the logs" to `log/`,
-    // "the source folder" to `src/`, "the benchmarks" to `benches/`.
-    let referred = |name: &str| {
-        let name = name.to_lowercase();
-        words.iter().any(|w| {
-            let shared = w
-                .chars()
-                .zip(name.chars())
-                .take_while(|(a, b)| a == b)
-                .count();
-            *w == name
-                || (w.len() >= 3 && name.contains(w.as_str()))
-                || (name.len() >= 3 && w.contains(name.as_str()))
-                || shared >= 4
-                || (shared >= 1 && abbreviates(&name, w))
-        })
-    };
+    let words = name_words(request);
+    let referred = |name: &str| refers_to(&words, name);
     let runs = listed_runs(cmd, listing, true);
     let listing_run = runs.iter().any(|run| {
         let unasked = run
@@ -451,6 +430,70 @@ fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
         Some((b'?', rest)) => !name.is_empty() && wildcard(rest, &name[1..]),
         Some((c, rest)) => name.first() == Some(c) && wildcard(rest, &name[1..]),
     }
+}
+
+/// The request's words as names are written: lower case, `.` `_` `-` kept.
+fn name_words(request: &str) -> Vec<String> {
+    request
+        .to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map(|w| w.trim_matches('.').to_string())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether one of `words` refers to `name`: "the downloads folder" to
+/// `Downloads/`, "the logs" to `log/`, "the source folder" to `src/`, "the
+/// benchmarks" to `benches/`.
+fn refers_to(words: &[String], name: &str) -> bool {
+    let name = name.to_lowercase();
+    words.iter().any(|w| {
+        let shared = w
+            .chars()
+            .zip(name.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        *w == name
+            || (w.len() >= 3 && name.contains(w.as_str()))
+            || (name.len() >= 3 && w.contains(name.as_str()))
+            || shared >= 4
+            || (shared >= 1 && abbreviates(&name, w))
+    })
+}
+
+/// "follow server.log" in a directory with `server.log` and `logs/` became
+/// `tail -f logs/server.log`: the model put a listed folder before a name
+/// the request gives. Where that path does not exist, the name does, and
+/// the request names neither the folder nor the path, the name is used as
+/// given (not where the name is also an operand of its own: `cp a.txt
+/// backup/a.txt`).
+pub(super) fn misplaced_names(cmd: &str, request: &str, cwd: &Path) -> String {
+    let words = name_words(request);
+    let toks = super::tokens(cmd);
+    let text = |t: &Token| &cmd[t.start..t.end];
+    let mut edits = Vec::new();
+    for t in &toks {
+        let word = text(t);
+        let Some((dir, name)) = word.rsplit_once('/') else {
+            continue;
+        };
+        let plain = |c: char| c.is_alphanumeric() || "._-/".contains(c);
+        if t.quoted
+            || !word.chars().all(plain)
+            || word.starts_with(['/', '.', '-'])
+            || name.is_empty()
+            || !words.iter().any(|w| *w == name.to_lowercase())
+            || words.iter().any(|w| *w == word.to_lowercase())
+            || dir.split('/').any(|d| refers_to(&words, d))
+            || toks.iter().any(|o| text(o) == name)
+            || cwd.join(word).symlink_metadata().is_ok()
+            || cwd.join(name).symlink_metadata().is_err()
+        {
+            continue;
+        }
+        edits.push((t.start, t.end, name.to_string()));
+    }
+    splice(cmd, edits)
 }
 
 /// Whether `short` is `word` with letters left out (`src` of `source`).
@@ -706,6 +749,38 @@ mod tests {
         ] {
             assert!(!pasted(cmd, req), "{cmd}");
         }
+    }
+
+    #[test]
+    fn a_name_the_request_gives_is_not_moved_into_a_folder() {
+        let dir = std::env::temp_dir().join(format!("cmdai-misplaced-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::write(dir.join("server.log"), "").unwrap();
+        std::fs::write(dir.join("logs/app.log"), "").unwrap();
+        let at = |cmd: &str, req: &str| adapt(cmd, req, Target::gnu(Shell::Bash, &dir));
+        assert_eq!(
+            at("tail -f logs/server.log", "follow server.log"),
+            "tail -f server.log"
+        );
+        for (cmd, req) in [
+            // The path exists, the folder or path is named, the name is a
+            // source elsewhere in the command, not a name the request gives.
+            ("tail -f logs/app.log", "follow app.log"),
+            (
+                "touch logs/server.log",
+                "create server.log in the logs folder",
+            ),
+            ("tail logs/server.log", "show logs/server.log"),
+            (
+                "cp server.log backup/server.log",
+                "copy server.log to backup",
+            ),
+            ("tail -f logs/server.log", "follow the server log"),
+        ] {
+            assert_eq!(at(cmd, req), cmd, "{req}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

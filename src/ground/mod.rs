@@ -53,12 +53,14 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = output::unrequested_redirect(&cmd, &req);
     cmd = inputs::hash_of_a_string(&cmd, &req, target.cwd);
     cmd = inputs::names_without_extension(&cmd, target.cwd);
+    cmd = inputs::misplaced_names(&cmd, request, target.cwd);
     cmd = output::only_the_hash(&cmd, &req);
     cmd = order::ls_order(&cmd, &req);
     cmd = order::ls_end(&cmd, &req);
     cmd = inputs::comm_direction(&cmd, &req);
     cmd = idioms::lsof_pids(&cmd);
     cmd = idioms::word_count(&cmd, &req);
+    cmd = idioms::tail_follow(&cmd, &req);
     cmd = inputs::whole_listing(&cmd, target.cwd);
     cmd = inputs::names_with_spaces(&cmd, target.cwd);
     inputs::comm_sorted(&cmd, target.shell)
