@@ -162,6 +162,14 @@ const CASES: &[(&str, Level, &str)] = &[
     ("cat /dev/null > access.log", High, "truncate"),
     ("truncate -s 0 db.sqlite", High, "truncate"),
     ("echo -n > notes.txt", High, "truncate"),
+    ("sort list.txt | uniq > list.txt", High, "truncate"),
+    ("sed 's/a/b/' notes.txt > notes.txt", High, "truncate"),
+    ("grep -v x < notes.txt > notes.txt", High, "truncate"),
+    ("cat ./a.log | grep x > a.log", High, "truncate"),
+    // The same file written after it is read, or by a program that reads first.
+    ("sort list.txt | uniq > sorted.txt", Safe, ""),
+    ("sort -u -o list.txt list.txt", Safe, ""),
+    ("sort list.txt > list.tmp; mv list.tmp list.txt", Safe, ""),
     // dotfile
     ("echo 'alias ll=ls' > ~/.bashrc", High, "dotfile"),
     ("cat key.pub > ~/.ssh/authorized_keys", High, "dotfile"),

@@ -51,6 +51,7 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = output::print_is_not_edit(&cmd, &req);
     cmd = output::decompress_to_stdout(&cmd, &req);
     cmd = output::unrequested_redirect(&cmd, &req);
+    cmd = output::read_and_truncated(&cmd);
     cmd = inputs::hash_of_a_string(&cmd, &req, target.cwd);
     cmd = inputs::names_without_extension(&cmd, target.cwd);
     cmd = inputs::misplaced_names(&cmd, request, target.cwd);

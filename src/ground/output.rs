@@ -197,7 +197,12 @@ pub(super) fn unrequested_redirect(cmd: &str, req: &Request) -> String {
         };
         let name = target.trim_matches(['\'', '"']);
         let base = name.rsplit('/').next().unwrap_or(name).to_lowercase();
-        if name.starts_with("/dev/") || base.is_empty() || req.contains(&base) {
+        // A file the command goes on to use (`> f.tmp && mv f.tmp f`) is
+        // part of the work, not a place to hide the result.
+        let used = toks
+            .iter()
+            .any(|o| o.start >= end && &cmd[o.start..o.end] == target);
+        if name.starts_with("/dev/") || base.is_empty() || req.contains(&base) || used {
             continue;
         }
         edits.push((cmd[..t.start].trim_end().len(), end, String::new()));
@@ -224,6 +229,40 @@ pub(super) fn only_the_hash(cmd: &str, req: &Request) -> String {
         return cmd.to_string();
     }
     format!("{} | cut -d' ' -f1", cmd.trim_end())
+}
+
+/// `sort list.txt | uniq > list.txt` empties `list.txt` before `sort` reads
+/// it (the shell opens `>` first): the result goes to a new file that then
+/// takes the old one's place, which is what "remove duplicate lines from
+/// list.txt" meant.
+pub(super) fn read_and_truncated(cmd: &str) -> String {
+    if cmd.contains([';', '\n']) || cmd.contains("&&") || cmd.contains("||") {
+        return cmd.to_string();
+    }
+    let toks = super::tokens(cmd);
+    let text = |t: &Token| &cmd[t.start..t.end];
+    let [.., arrow, file] = toks.as_slice() else {
+        return cmd.to_string();
+    };
+    let plain =
+        |w: &str| !w.is_empty() && w.chars().all(|c| c.is_alphanumeric() || "._-/".contains(c));
+    if text(arrow) != ">" || file.quoted || !plain(text(file)) || file.end != cmd.trim_end().len() {
+        return cmd.to_string();
+    }
+    let target = text(file).trim_start_matches("./");
+    let before = &toks[..toks.len() - 2];
+    let reads = before.iter().enumerate().any(|(i, t)| {
+        i > 0
+            && !t.quoted
+            && text(t).trim_start_matches("./") == target
+            && text(&before[i - 1]) != ">"
+    });
+    if !reads {
+        return cmd.to_string();
+    }
+    let head = cmd[..arrow.start].trim_end();
+    let tmp = format!("{}.tmp", text(file));
+    format!("{head} > {tmp} && mv {tmp} {}", text(file))
 }
 
 #[cfg(test)]
@@ -312,6 +351,10 @@ mod tests {
                 "make a sorted copy of a without duplicates",
             ),
             ("base64 -d x > y", "decode x"),
+            (
+                "sed '/^$/d' n.txt > n.tmp && mv n.tmp n.txt",
+                "delete the empty lines of n.txt",
+            ),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }
@@ -336,6 +379,32 @@ mod tests {
             ("md5sum a > sums.txt", "save only the hash of a to sums.txt"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    #[test]
+    fn a_file_read_and_truncated_is_written_through_a_new_one() {
+        assert_eq!(
+            gnu(
+                "sort list.txt | uniq > list.txt",
+                "remove duplicate lines from list.txt"
+            ),
+            "sort list.txt | uniq > list.txt.tmp && mv list.txt.tmp list.txt"
+        );
+        assert_eq!(
+            gnu(
+                "grep -v '^$' notes.txt > ./notes.txt",
+                "delete the empty lines of notes.txt"
+            ),
+            "grep -v '^$' notes.txt > ./notes.txt.tmp && mv ./notes.txt.tmp ./notes.txt"
+        );
+        for cmd in [
+            "sort list.txt | uniq > sorted.txt",
+            "sort list.txt >> list.txt",
+            "echo list.txt > 'list.txt'",
+            "sort a > a; cat a",
+        ] {
+            assert_eq!(gnu(cmd, "save the result in a file"), cmd);
         }
     }
 }

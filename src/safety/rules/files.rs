@@ -45,6 +45,31 @@ pub fn redirects(cmd: &Simple, out: &mut Vec<Finding>) {
     }
 }
 
+/// `sort list.txt | uniq > list.txt`: the shell empties `list.txt` for the
+/// `>` before `sort` reads it, so the file ends up empty. Any command of one
+/// pipeline that names (or reads with `<`) the file another truncates.
+pub fn reads_what_it_truncates(pipeline: &[&Simple], out: &mut Vec<Finding>) {
+    let same = |a: &str, b: &str| a.trim_start_matches("./") == b.trim_start_matches("./");
+    for cmd in pipeline {
+        for (op, target) in &cmd.redirects {
+            if !(op == ">" || op == ">|" || op == "&>") || paths::normalize(target).is_dev_null() {
+                continue;
+            }
+            let read = pipeline.iter().any(|c| {
+                c.words.iter().skip(1).any(|w| same(w, target))
+                    || c.redirects.iter().any(|(o, t)| o == "<" && same(t, target))
+            });
+            if read {
+                emit(
+                    out,
+                    RuleId::Truncate,
+                    format!("empties {target} before it is read (the shell opens > first)"),
+                );
+            }
+        }
+    }
+}
+
 pub fn mv(words: &[String], out: &mut Vec<Finding>) {
     let ops = operands(words);
     let Some((dest, sources)) = ops.split_last() else {

@@ -41,6 +41,15 @@ const MAX_BODY_DEPTH: usize = 4;
 /// Checks every simple command of a split script. Payloads such as
 /// `bash -c '…'` are pushed onto `nested` to be assessed on their own.
 pub fn script(script: &Script, nested: &mut Vec<String>, out: &mut Vec<Finding>) {
+    let mut pipeline: Vec<&Simple> = Vec::new();
+    for cmd in &script.commands {
+        if !cmd.piped && !pipeline.is_empty() {
+            files::reads_what_it_truncates(&pipeline, out);
+            pipeline.clear();
+        }
+        pipeline.push(cmd);
+    }
+    files::reads_what_it_truncates(&pipeline, out);
     let mut fed = Source::Nothing;
     for (i, cmd) in script.commands.iter().enumerate() {
         let upstream = if cmd.piped && i > 0 {

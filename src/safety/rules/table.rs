@@ -240,7 +240,7 @@ pub const RULES: &[Rule] = &[
     rule(
         R::Truncate,
         High,
-        "emptying a file (> file, truncate -s 0)",
+        "emptying a file (> file, truncate -s 0, > onto a file the pipeline reads)",
         ": > app.log",
     ),
     rule(
