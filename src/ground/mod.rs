@@ -11,6 +11,7 @@
 //! side effect nobody asked for; nothing else.
 
 mod find;
+mod fish;
 mod flavour;
 mod idioms;
 mod inputs;
@@ -64,7 +65,11 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = idioms::tail_follow(&cmd, &req);
     cmd = inputs::whole_listing(&cmd, target.cwd);
     cmd = inputs::names_with_spaces(&cmd, target.cwd);
-    inputs::comm_sorted(&cmd, target.shell)
+    cmd = inputs::comm_sorted(&cmd, target.shell);
+    if target.shell == Shell::Fish {
+        cmd = fish::from_bash(&cmd);
+    }
+    cmd
 }
 
 /// The request as the rules read it: lower case, split into words.
