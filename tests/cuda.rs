@@ -170,16 +170,26 @@ fn vector(t: &Tensor) -> Vec<f32> {
         .expect("logits")
 }
 
+/// The largest difference between `want` and `got` (NaN where `got` has
+/// one), and the largest magnitude in `want`.
+fn difference(want: &[f32], got: &[f32]) -> (f32, f32) {
+    let spread = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+    let worst = want.iter().zip(got).fold(0f32, |m, (a, b)| {
+        let d = (a - b).abs();
+        if d.is_nan() || m.is_nan() {
+            f32::NAN
+        } else {
+            m.max(d)
+        }
+    });
+    (worst, spread)
+}
+
 /// Largest difference relative to the CPU logits' spread, and whether the
 /// top token is the same (or within that difference of the CPU's best).
 fn compare(what: &str, cpu: &[f32], gpu: &[f32]) {
     assert_eq!(cpu.len(), gpu.len(), "{what}: logits length");
-    let spread = cpu.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
-    let worst = cpu
-        .iter()
-        .zip(gpu)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let (worst, spread) = difference(cpu, gpu);
     // Both sides quantise the activations to 8 bits the same way, but sum in
     // other orders; a wrong kernel or layout is off by the spread itself.
     assert!(
@@ -298,12 +308,7 @@ fn cuda_matmuls_match_the_cpu_at_the_models_shapes() {
             let xg = x.to_device(&gpu).expect("upload");
             let got = vector(&on_gpu.forward(&xg).expect("gpu forward"));
             let again = vector(&on_gpu.forward(&xg).expect("gpu forward"));
-            let spread = want.iter().fold(0f32, |a, x| a.max(x.abs())).max(1e-6);
-            let worst = want
-                .iter()
-                .zip(&got)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            let (worst, spread) = difference(&want, &got);
             let nan = got.iter().any(|x| !x.is_finite());
             if nan || worst > 0.02 * spread || got != again {
                 failures.push(format!(
@@ -427,13 +432,7 @@ fn cuda_ops_match_the_cpu_at_the_models_shapes() {
         );
         for ((name, w), (_, g)) in want.iter().zip(&got) {
             let (w, g) = (vector(w), vector(g));
-            let spread = w.iter().fold(0f32, |a, x| a.max(x.abs())).max(1e-6);
-            let worst = w
-                .iter()
-                .zip(&g)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            // NaN compares false: it fails too.
+            let (worst, spread) = difference(&w, &g);
             if worst.is_nan() || worst > 1e-3 * spread {
                 failures.push(format!(
                     "{name} ({heads} heads of {hd}, {kv} kv, {m} rows after {before}): off by {worst} of {spread}"
