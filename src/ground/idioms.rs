@@ -145,6 +145,90 @@ pub(super) fn tail_follow(cmd: &str, req: &Request) -> String {
     }
 }
 
+/// `ps … | head -n 5` for "the 5 processes using the most cpu" shows ps's
+/// header and four processes, and `head -n 1` for "the process with the
+/// most memory" only the header. Where the count is the one asked for and
+/// ps prints a header, `head` takes one line more.
+pub(super) fn ps_header(cmd: &str, req: &Request) -> String {
+    let cmds = simple_commands(cmd);
+    let text = |t: &Token| &cmd[t.start..t.end];
+    let [ps, head] = &cmds[..] else {
+        return cmd.to_string();
+    };
+    let (Some((at, "ps")), Some((h, "head"))) = (program(cmd, ps), program(cmd, head)) else {
+        return cmd.to_string();
+    };
+    if cmd.matches('|').count() != 1 || cmd.contains("||") {
+        return cmd.to_string();
+    }
+    let args: Vec<&str> = ps[at + 1..].iter().map(text).collect();
+    // No header: asked for, BSD `h`, or every `-o` column named empty.
+    let unnamed = |f: &str| f.split(',').all(|c| c.ends_with('='));
+    let takes_format = |a: &str| {
+        a == "--format" || (a.starts_with('-') && !a.starts_with("--") && a.ends_with('o'))
+    };
+    let headless = args.iter().enumerate().any(|(i, a)| {
+        let after_flag = i > 0 && args[i - 1].starts_with('-');
+        a.starts_with("--no-header")
+            || (!a.starts_with('-') && a.contains('h') && !after_flag)
+            || (takes_format(a) && args.get(i + 1).is_some_and(|f| unnamed(f)))
+            || a.strip_prefix("-o")
+                .is_some_and(|f| !f.is_empty() && unnamed(f))
+    });
+    let count = match head[h + 1..]
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["-n", n] => n.parse::<u32>().ok(),
+        [a] => a
+            .strip_prefix("-n")
+            .or_else(|| a.strip_prefix('-'))
+            .and_then(|n| n.parse().ok()),
+        _ => None,
+    };
+    match count {
+        Some(n) if !headless && n == req.count() => {
+            format!(
+                "{} | head -n {}",
+                &cmd[..ps.last().map_or(0, |t| t.end)],
+                n + 1
+            )
+        }
+        _ => cmd.to_string(),
+    }
+}
+
+/// "ping example.com 4 times" became `ping example.com 4` (4 read as a
+/// second host) or Windows' `ping -n 4` (on Linux and macOS, numeric
+/// output): the count is `-c`.
+pub(super) fn ping_count(cmd: &str, req: &Request) -> String {
+    let cmds = simple_commands(cmd);
+    let text = |t: &Token| &cmd[t.start..t.end];
+    let [ping] = &cmds[..] else {
+        return cmd.to_string();
+    };
+    let Some((at, "ping")) = program(cmd, ping) else {
+        return cmd.to_string();
+    };
+    let args: Vec<&str> = ping[at + 1..].iter().map(text).collect();
+    let asked = req.count().to_string();
+    let times = req
+        .words
+        .windows(2)
+        .any(|w| w[0] == asked && matches!(w[1].as_str(), "times" | "pings" | "packets"));
+    if !times || cmd.contains(['|', ';', '&']) {
+        return cmd.to_string();
+    }
+    let host = match args.as_slice() {
+        [host, n] if *n == asked && !host.starts_with('-') => host,
+        ["-n", n, host] if *n == asked => host,
+        _ => return cmd.to_string(),
+    };
+    format!("{} -c {asked} {host}", &cmd[..ping[at].end])
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ground::gnu;
@@ -236,6 +320,58 @@ mod tests {
                 "tail -f a.log b.log",
                 "the last 5 lines of a.log and b.log, following",
             ),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
+    }
+
+    #[test]
+    fn head_counts_ps_header_and_ping_counts_with_c() {
+        for (cmd, req, want) in [
+            (
+                "ps -eo pid,cmd,%cpu --sort=-%cpu | head -n 5",
+                "show the 5 processes using the most cpu",
+                "ps -eo pid,cmd,%cpu --sort=-%cpu | head -n 6",
+            ),
+            (
+                "ps -eo pid,vsz --sort=-vsz | head -n 1",
+                "find which process has the most memory",
+                "ps -eo pid,vsz --sort=-vsz | head -n 2",
+            ),
+            (
+                "ps aux --sort=-%mem | head -3",
+                "top three by memory",
+                "ps aux --sort=-%mem | head -n 4",
+            ),
+            (
+                "ping google.com 4",
+                "ping google.com 4 times",
+                "ping -c 4 google.com",
+            ),
+            (
+                "ping -n 3 example.org",
+                "ping example.org 3 times",
+                "ping -c 3 example.org",
+            ),
+        ] {
+            assert_eq!(gnu(cmd, req), want, "{req}");
+        }
+        for (cmd, req) in [
+            (
+                "ps -eo pid,cmd,%cpu --sort=-%cpu | head -n 6",
+                "the 5 processes using the most cpu",
+            ),
+            (
+                "ps -eo pid= --sort=-%cpu | head -n 1",
+                "the pid using the most cpu",
+            ),
+            (
+                "ps haux --sort=-%cpu | head -n 1",
+                "the process using the most cpu",
+            ),
+            ("ps aux | grep x | head -n 1", "the first x process"),
+            ("ping -c 4 google.com", "ping google.com 4 times"),
+            ("ping google.com", "ping google.com"),
         ] {
             assert_eq!(gnu(cmd, req), cmd, "{req}");
         }

@@ -63,6 +63,8 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = idioms::lsof_pids(&cmd);
     cmd = idioms::word_count(&cmd, &req);
     cmd = idioms::tail_follow(&cmd, &req);
+    cmd = idioms::ps_header(&cmd, &req);
+    cmd = idioms::ping_count(&cmd, &req);
     cmd = inputs::whole_listing(&cmd, target.cwd);
     cmd = inputs::names_with_spaces(&cmd, target.cwd);
     cmd = inputs::comm_sorted(&cmd, target.shell);
@@ -100,6 +102,22 @@ impl Request {
 
     fn contains(&self, phrase: &str) -> bool {
         self.text.contains(phrase)
+    }
+
+    /// How many things the request asks for ("the 3 newest", "five
+    /// processes"): its first number, or one.
+    fn count(&self) -> u32 {
+        const WORDS: [&str; 10] = [
+            "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        ];
+        self.words
+            .iter()
+            .find_map(|w| {
+                w.parse::<u32>()
+                    .ok()
+                    .or_else(|| WORDS.iter().position(|n| n == w).map(|i| i as u32 + 1))
+            })
+            .unwrap_or(1)
     }
 
     /// Whether `second` (a word predicate) follows one of `first` within

@@ -205,7 +205,7 @@ pub(super) fn ls_end(cmd: &str, req: &Request) -> String {
     // `ls -l`'s first line is `total …`: `head -n 1` shows only that.
     let total_line = flags.contains('l');
     let (tool, count) = if front == takes_front {
-        if !(takes_front && total_line && count == asked_count(req)) {
+        if !(takes_front && total_line && count == req.count()) {
             return cmd.to_string();
         }
         ("head", count + 1)
@@ -216,21 +216,6 @@ pub(super) fn ls_end(cmd: &str, req: &Request) -> String {
     };
     let ls_end = cmds[0].last().map_or(0, |t| t.end);
     format!("{} | {tool} -n {count}", &cmd[..ls_end])
-}
-
-/// How many things the request asks for: its number, or one.
-fn asked_count(req: &Request) -> u32 {
-    const WORDS: [&str; 10] = [
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    ];
-    req.words
-        .iter()
-        .find_map(|w| {
-            w.parse::<u32>()
-                .ok()
-                .or_else(|| WORDS.iter().position(|n| n == w).map(|i| i as u32 + 1))
-        })
-        .unwrap_or(1)
 }
 
 #[cfg(test)]
