@@ -29,6 +29,25 @@ pub(super) fn bsd_sed_inplace_to_gnu(cmd: &str) -> String {
     cmd.to_string()
 }
 
+/// BSD `tail -r` (lines in reverse) is an invalid option to GNU tail; GNU
+/// has `tac`.
+pub(super) fn bsd_tail_reverse_to_tac(cmd: &str) -> String {
+    let mut edits = Vec::new();
+    for toks in simple_commands(cmd) {
+        let Some((at, "tail")) = program(cmd, &toks) else {
+            continue;
+        };
+        let args: Vec<&str> = toks[at + 1..]
+            .iter()
+            .map(|t| &cmd[t.start..t.end])
+            .collect();
+        if args.first() == Some(&"-r") && args[1..].iter().all(|a| !a.starts_with('-')) {
+            edits.push((toks[at].start, toks[at + 1].end, "tac".to_string()));
+        }
+    }
+    splice(cmd, edits)
+}
+
 /// `\d` is Perl's digit class: GNU `grep -E` reads it as a plain `d` (with a
 /// warning), so `grep -oE '\d+'` finds letters. `[0-9]` means what was
 /// meant in every regex dialect.
@@ -126,6 +145,15 @@ mod tests {
         assert_eq!(gnu("find . -perm -o=w", "x"), "find . -perm -o=w");
         assert_eq!(gnu("echo '-perm +x'", "x"), "echo '-perm +x'");
         assert_eq!(bsd("find . -perm +x"), "find . -perm +x");
+    }
+
+    #[test]
+    fn bsd_tail_reverse_becomes_tac() {
+        assert_eq!(gnu("tail -r nums.txt", "reverse the lines"), "tac nums.txt");
+        assert_eq!(gnu("cat a | tail -r", "reverse"), "cat a | tac");
+        for cmd in ["tail -n 5 a", "tail -r -n 5 a", "tac a"] {
+            assert_eq!(gnu(cmd, "x"), cmd);
+        }
     }
 
     #[test]

@@ -31,13 +31,34 @@ pub(super) fn lsof_pids(cmd: &str) -> String {
     cmd.to_string()
 }
 
-/// `grep -o '\w' f | wc -l` counts word *characters*; for "how many words"
-/// it is `wc -w`.
+/// `grep -o '\w' f | wc -l` counts word *characters*, and `wc -l f`
+/// lines; for "how many words" it is `wc -w`.
 pub(super) fn word_count(cmd: &str, req: &Request) -> String {
     if !req.has_any_word(&["word", "words"]) {
         return cmd.to_string();
     }
     let cmds = simple_commands(cmd);
+    if let [wc] = &cmds[..] {
+        let words: Vec<&str> = wc.iter().map(|t| &cmd[t.start..t.end]).collect();
+        let lines = req.has_any_word(&["line", "lines", "row", "rows", "entries"]);
+        // "words" as a word, not inside a name such as `words.txt`.
+        let asks_words = req.text.split_whitespace().any(|w| {
+            !w.contains(['.', '/', '_'])
+                && matches!(
+                    w.trim_matches(|c: char| !c.is_alphanumeric()),
+                    "word" | "words"
+                )
+        });
+        if !asks_words {
+            return cmd.to_string();
+        }
+        return match words.as_slice() {
+            ["wc", "-l", rest @ ..] if !lines && rest.iter().all(|a| !a.starts_with('-')) => {
+                format!("wc -w{}", &cmd[wc[1].end..])
+            }
+            _ => cmd.to_string(),
+        };
+    }
     let [grep, wc] = &cmds[..] else {
         return cmd.to_string();
     };
@@ -269,6 +290,20 @@ mod tests {
             gnu(r"grep -o '\w' a | wc -l", "number of words in a"),
             "wc -w < a"
         );
+        assert_eq!(
+            gnu("wc -l words.txt", "count the words in words.txt"),
+            "wc -w words.txt"
+        );
+        assert_eq!(gnu("wc -l < a", "how many words are in a"), "wc -w < a");
+        for (cmd, req) in [
+            ("wc -l words.txt", "count the lines in words.txt"),
+            ("wc -l a", "count the lines with the word foo in a"),
+            ("wc -lw a", "count words and lines in a"),
+            ("wc -l words.txt", "how many entries are in words.txt"),
+            ("wc -l words.txt", "count words.txt"),
+        ] {
+            assert_eq!(gnu(cmd, req), cmd, "{req}");
+        }
         for (cmd, req) in [
             (
                 r"grep -o '\w' a | wc -l",

@@ -42,6 +42,7 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
         cmd = flavour::bsd_perm_to_gnu(&cmd);
         cmd = flavour::bsd_sed_inplace_to_gnu(&cmd);
         cmd = flavour::ere_digit_classes(&cmd);
+        cmd = flavour::bsd_tail_reverse_to_tac(&cmd);
         cmd = units::sizes_in_named_unit(&cmd, &req);
     }
     cmd = find::perm_all_or_any(&cmd, &req);
