@@ -196,19 +196,7 @@ pub(super) fn ps_header(cmd: &str, req: &Request) -> String {
             || a.strip_prefix("-o")
                 .is_some_and(|f| !f.is_empty() && unnamed(f))
     });
-    let count = match head[h + 1..]
-        .iter()
-        .map(text)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["-n", n] => n.parse::<u32>().ok(),
-        [a] => a
-            .strip_prefix("-n")
-            .or_else(|| a.strip_prefix('-'))
-            .and_then(|n| n.parse().ok()),
-        _ => None,
-    };
+    let count = super::line_count(&head[h + 1..].iter().map(text).collect::<Vec<_>>());
     match count {
         Some(n) if !headless && n == req.count() => {
             format!(

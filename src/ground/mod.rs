@@ -233,6 +233,20 @@ fn program<'a>(cmd: &'a str, toks: &[Token]) -> Option<(usize, &'a str)> {
     })
 }
 
+/// The number of lines `head` or `tail` takes with these arguments and no
+/// others (`-n 5`, `-n5`, `-5`, or none: 10).
+fn line_count(args: &[&str]) -> Option<u32> {
+    match args {
+        [] => Some(10),
+        ["-n", n] => n.parse().ok(),
+        [a] => a
+            .strip_prefix("-n")
+            .or_else(|| a.strip_prefix('-'))
+            .and_then(|n| n.parse().ok()),
+        _ => None,
+    }
+}
+
 /// Applies byte-range replacements (non-overlapping) from right to left.
 fn splice(cmd: &str, mut edits: Vec<(usize, usize, String)>) -> String {
     edits.sort_by_key(|e| std::cmp::Reverse(e.0));

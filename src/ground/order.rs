@@ -190,16 +190,7 @@ pub(super) fn ls_end(cmd: &str, req: &Request) -> String {
         return cmd.to_string();
     };
     let args: Vec<&str> = cmds[1][at + 1..].iter().map(word).collect();
-    let count = match args.as_slice() {
-        [] => Some(10),
-        ["-n", n] => n.parse::<u32>().ok(),
-        [a] => a
-            .strip_prefix("-n")
-            .or_else(|| a.strip_prefix('-'))
-            .and_then(|n| n.parse::<u32>().ok()),
-        _ => None,
-    };
-    let Some(count) = count else {
+    let Some(count) = super::line_count(&args) else {
         return cmd.to_string();
     };
     // `ls -l`'s first line is `total …`: `head -n 1` shows only that.
