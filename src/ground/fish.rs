@@ -43,6 +43,19 @@ pub(super) fn from_bash(cmd: &str) -> String {
     exports(&cmd)
 }
 
+/// `set EDITOR vim` for "set the environment variable EDITOR": in fish a
+/// plain `set` makes a shell variable that programs never see; `-gx` puts it
+/// in the environment, as `export` does in bash.
+pub(super) fn exported(cmd: &str, req: &super::Request) -> String {
+    let asked = req.has_any_word(&["environment", "env", "export", "exported"]);
+    match cmd.strip_prefix("set ") {
+        Some(rest) if asked && !rest.starts_with('-') && !cmd.contains([';', '|', '&']) => {
+            format!("set -gx {rest}")
+        }
+        _ => cmd.to_string(),
+    }
+}
+
 /// `; do` → `;`, `; then` → `;`, `done` / `fi` → `end`, `elif` → `else if`,
 /// `else cmd` → `else; cmd`, for keywords outside quotes, at the start of a
 /// command.
@@ -218,6 +231,36 @@ mod tests {
             let _ = writeln!(stdin, "{cmd}");
         }
         child.wait().is_ok_and(|s| s.success())
+    }
+
+    #[test]
+    fn an_environment_variable_is_exported() {
+        use crate::context::Shell;
+        use crate::ground::{adapt, Target};
+        let at = |cmd: &str, req: &str| {
+            adapt(
+                cmd,
+                req,
+                Target::gnu(Shell::Fish, std::path::Path::new("/nonexistent-cmdai")),
+            )
+        };
+        assert_eq!(
+            at(
+                "set EDITOR vim",
+                "set the environment variable EDITOR to vim"
+            ),
+            "set -gx EDITOR vim"
+        );
+        for (cmd, req) in [
+            ("set EDITOR vim", "set a variable EDITOR to vim"),
+            ("set -x EDITOR vim", "export EDITOR=vim"),
+            (
+                "set -gx EDITOR vim",
+                "set the environment variable EDITOR to vim",
+            ),
+        ] {
+            assert_eq!(at(cmd, req), cmd, "{req}");
+        }
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub fn adapt(cmd: &str, request: &str, target: Target) -> String {
     cmd = inputs::comm_sorted(&cmd, target.shell);
     if target.shell == Shell::Fish {
         cmd = fish::from_bash(&cmd);
+        cmd = fish::exported(&cmd, &req);
     }
     cmd
 }
