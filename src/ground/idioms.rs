@@ -100,13 +100,13 @@ pub(super) fn tail_follow(cmd: &str, req: &Request) -> String {
         }
     };
     let follows = |a: &[String]| a.iter().any(|a| a == "-f" || a == "-F" || a == "--follow");
-    let count = |a: &[String]| -> Option<(usize, String)> {
+    let count = |a: &[String]| -> Option<String> {
         a.iter().enumerate().find_map(|(i, w)| match w.as_str() {
-            "-n" => a.get(i + 1).map(|n| (i, n.clone())),
+            "-n" => a.get(i + 1).cloned(),
             _ => w
                 .strip_prefix("-n")
                 .filter(|n| n.parse::<u64>().is_ok())
-                .map(|n| (i, n.to_string())),
+                .map(str::to_string),
         })
     };
     let files = |a: &[String]| -> Vec<String> {
@@ -133,7 +133,7 @@ pub(super) fn tail_follow(cmd: &str, req: &Request) -> String {
                 follows(&a),
                 files(&b).is_empty(),
             ) {
-                ([file], Some((_, n)), true, true) if count(&a).is_none() => whole(&n, file),
+                ([file], Some(n), true, true) if count(&a).is_none() => whole(&n, file),
                 _ => cmd.to_string(),
             }
         }
@@ -158,7 +158,7 @@ pub(super) fn tail_follow(cmd: &str, req: &Request) -> String {
             });
             match (follows(&a), count(&a), asked_lines) {
                 (true, None, Some(n)) if only_follows => whole(&n, file),
-                (false, Some((_, n)), _) if asked_to_follow && only_counts => whole(&n, file),
+                (false, Some(n), _) if asked_to_follow && only_counts => whole(&n, file),
                 _ => cmd.to_string(),
             }
         }
